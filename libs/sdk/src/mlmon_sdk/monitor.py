@@ -1,0 +1,235 @@
+"""The model-server side of mlmon: never blocks and never raises into the request path.
+
+Events are validated against the mlmon contract, serialised and handed to librdkafka's in-memory queue
+(bounded by ``buffer_size``); a background thread serves delivery reports. When the broker is unreachable,
+events wait in the queue (up to ``delivery_timeout_s``) and are delivered when it returns; when the queue is
+full, new events are dropped and counted (``stats.dropped``), never blocking the caller.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+from pydantic import ValidationError
+
+from mlmon_common import topics
+from mlmon_common.events import LabelEvent, PredictionEvent, Scalar, new_event_id
+from mlmon_common.kafka import EventProducer
+from mlmon_common.settings import KafkaSettings
+
+logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass
+class MonitorStats:
+    queued: int
+    delivered: int
+    failed: int
+    dropped: int
+    invalid: int
+    pending: int
+
+
+class Tracked:
+    """What a :meth:`Monitor.track` block fills in: the prediction (and optionally score/scores)."""
+
+    __slots__ = ("prediction", "prediction_id", "score", "scores")
+
+    def __init__(self, prediction_id: str) -> None:
+        self.prediction_id = prediction_id
+        self.prediction: Scalar | None = None
+        self.score: float | None = None
+        self.scores: dict[str, float] | None = None
+
+
+class Monitor:
+    """Publishes one model's predictions and labels to the raw mlmon topics."""
+
+    def __init__(
+        self,
+        model_id: str,
+        model_version: str = "unknown",
+        *,
+        bootstrap: str | None = None,
+        kafka: KafkaSettings | None = None,
+        host: str | None = None,
+        buffer_size: int = 100_000,
+        delivery_timeout_s: float = 600.0,
+        strict: bool = False,
+        producer_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        if kafka is None:
+            kafka = KafkaSettings(bootstrap=bootstrap) if bootstrap else KafkaSettings()
+        self.model_id = model_id
+        self.model_version = model_version
+        self.host = host
+        self.strict = strict
+        self.invalid = 0
+        self._queued = 0
+        self._kafka = kafka
+        config = {
+            "queue.buffering.max.messages": buffer_size,
+            "message.timeout.ms": int(delivery_timeout_s * 1000),
+            "linger.ms": 20,
+            "batch.num.messages": 10_000,
+        } | dict(producer_config or {})
+        self._producer = EventProducer(kafka, client_id=f"mlmon-sdk-{model_id}", block_when_full=False, config=config)
+        self._predictions = kafka.topic(topics.RAW_PREDICTIONS.name)
+        self._labels = kafka.topic(topics.RAW_LABELS.name)
+        self._key = model_id.encode()
+        self._closed = threading.Event()
+        self._poller = threading.Thread(target=self._poll_loop, name="mlmon-sdk-poller", daemon=True)
+        self._poller.start()
+        atexit.register(self.close)
+
+    # -- logging API -----------------------------------------------------------------------------------
+
+    def log_prediction(
+        self,
+        features: Mapping[str, Scalar | None],
+        prediction: Scalar | None,
+        score: float | None = None,
+        latency_ms: float | None = None,
+        prediction_id: str | None = None,
+        *,
+        scores: Mapping[str, float] | None = None,
+        error: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        occurred_at: datetime | None = None,
+    ) -> str | None:
+        """Queue one prediction; returns its ``prediction_id`` (generated if not given), None if rejected."""
+        fields: dict[str, Any] = {
+            "model_id": self.model_id,
+            "model_version": self.model_version,
+            "prediction_id": prediction_id or new_event_id(),
+            "features": features,
+            "prediction": prediction,
+            "score": score,
+            "scores": scores,
+            "latency_ms": latency_ms,
+            "error": error,
+            "host": self.host,
+        }
+        if tags:
+            fields["tags"] = tags
+        if occurred_at is not None:
+            fields["occurred_at"] = occurred_at
+        return fields["prediction_id"] if self._publish(PredictionEvent, fields, self._predictions) else None
+
+    def log_label(
+        self,
+        prediction_id: str,
+        label: Scalar,
+        value: float | None = None,
+        occurred_at: datetime | None = None,
+    ) -> bool:
+        """Queue the ground truth of an earlier prediction. Returns False if rejected or dropped."""
+        fields: dict[str, Any] = {
+            "model_id": self.model_id,
+            "prediction_id": prediction_id,
+            "label": label,
+            "value": value,
+        }
+        if occurred_at is not None:
+            fields["occurred_at"] = occurred_at
+        return self._publish(LabelEvent, fields, self._labels)
+
+    @contextmanager
+    def track(self, features: Mapping[str, Scalar | None], prediction_id: str | None = None) -> Iterator[Tracked]:
+        """Time a predict call; a raised exception is logged as a failed prediction and re-raised."""
+        tracked = Tracked(prediction_id or new_event_id())
+        start = time.perf_counter()
+        try:
+            yield tracked
+        except Exception as exc:
+            self.log_prediction(
+                features,
+                None,
+                None,
+                (time.perf_counter() - start) * 1000,
+                tracked.prediction_id,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+            raise
+        self.log_prediction(
+            features,
+            tracked.prediction,
+            tracked.score,
+            (time.perf_counter() - start) * 1000,
+            tracked.prediction_id,
+            scores=tracked.scores,
+        )
+
+    def predict(self, fn: Callable[[Mapping[str, Scalar | None]], R]) -> Callable[[Mapping[str, Scalar | None]], R]:
+        """Decorate ``predict(features) -> prediction`` so every call is timed and logged."""
+
+        @functools.wraps(fn)
+        def wrapper(features: Mapping[str, Scalar | None]) -> R:
+            with self.track(features) as tracked:
+                result = fn(features)
+                tracked.prediction = result  # type: ignore[assignment]
+            return result
+
+        return wrapper
+
+    # -- delivery ----------------------------------------------------------------------------------------
+
+    def _publish(self, model: type[PredictionEvent] | type[LabelEvent], fields: dict[str, Any], topic: str) -> bool:
+        try:
+            payload = model.model_validate(fields).to_json()
+        except ValidationError as exc:
+            self.invalid += 1
+            if self.strict:
+                raise
+            if self.invalid <= 10 or self.invalid % 1000 == 0:
+                logger.warning("invalid event not sent", extra={"model_id": self.model_id, "error": str(exc)})
+            return False
+        if self._producer.produce(topic, payload, self._key):
+            self._queued += 1
+            return True
+        return False
+
+    def _poll_loop(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.2)
+
+    @property
+    def stats(self) -> MonitorStats:
+        s = self._producer.stats
+        return MonitorStats(
+            queued=self._queued,
+            delivered=sum(s.produced.values()),
+            failed=sum(s.failed.values()),
+            dropped=s.dropped,
+            invalid=self.invalid,
+            pending=self._producer.pending(),
+        )
+
+    def flush(self, timeout_s: float = 30.0) -> int:
+        """Wait until queued events are delivered; returns how many are still pending."""
+        return self._producer.flush(timeout_s)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._poller.join(1.0)
+        self._producer.close(timeout_s)
+        atexit.unregister(self.close)
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
