@@ -87,12 +87,17 @@ def redis_binary(install: bool = True) -> str:
     return found
 
 
+#: Children started by this process, kept so they are reaped (and never garbage-collected while running).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _spawn(name: str, argv: list[str], run_dir: Path) -> tuple[int, str]:
     log = run_dir / f"{name}.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
+    _CHILDREN[proc.pid] = proc
     return proc.pid, str(log)
 
 
@@ -157,7 +162,7 @@ class DevStack:
             return
         for name, pid in ep.pids.items():
             stop_process(pid, timeout_s)
-            logger.info("stopped", extra={"process": name, "pid": pid})
+            logger.info("stopped", extra={"proc": name, "pid": pid})
         self.state_file.unlink(missing_ok=True)
 
 
@@ -186,5 +191,8 @@ def stop_process(pid: int, timeout_s: float = 10.0) -> None:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
             if not _alive(pid):
+                child = _CHILDREN.pop(pid, None)
+                if child is not None:
+                    child.wait()
                 return
             time.sleep(0.05)

@@ -294,6 +294,7 @@ class ConsumerRunner:
         observe: Callable[[float, int], None] | None = None,
         config: dict[str, Any] | None = None,
         decode: Callable[[bytes], Event] = decode_event,
+        on_assign: Callable[[list[tuple[str, int]]], None] | None = None,
     ) -> None:
         self.service = service
         self.retry = retry or RetryPolicy()
@@ -305,6 +306,7 @@ class ConsumerRunner:
         self._poll_timeout = poll_timeout_s
         self._observe = observe
         self._decode = decode
+        self._assign_hook = on_assign
         self.stall_after_s = stall_after_s
         self.group_id = group_id or f"{kafka.group_prefix}-{service}"
         self.stats = RunnerStats()
@@ -377,6 +379,8 @@ class ConsumerRunner:
         self.health.joined = True
         self.health.assignment = [(p.topic, p.partition) for p in partitions]
         logger.info("partitions assigned", extra={"partitions": self.health.assignment})
+        if self._assign_hook is not None:
+            self._assign_hook(self.health.assignment)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         try:
