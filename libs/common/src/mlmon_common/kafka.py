@@ -25,7 +25,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from pydantic import ValidationError
 
 from mlmon_common import topics as topics_mod
@@ -136,7 +136,13 @@ class EventProducer:
         """Queue raw bytes on an exact topic name. Returns False if dropped (non-blocking mode, queue full)."""
         while True:
             try:
-                self._producer.produce(topic, value, key, headers=headers, on_delivery=self._on_delivery)
+                self._producer.produce(
+                    topic,
+                    value,
+                    key,
+                    headers=headers,  # type: ignore[arg-type]
+                    on_delivery=self._on_delivery,
+                )
                 self._producer.poll(0)
                 return True
             except BufferError:
@@ -408,7 +414,7 @@ class ConsumerRunner:
                 if err.code() != KafkaError._PARTITION_EOF:
                     logger.warning("consume error", extra={"error": str(err)})
                 continue
-            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
             first.setdefault((topic, partition), offset)
             last[(topic, partition)] = offset
             self.stats.consumed[topic] += 1

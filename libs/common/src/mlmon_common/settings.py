@@ -101,9 +101,9 @@ class ServiceSettings(BaseSettings):
 
     env: Literal["dev", "test", "prod"] = "dev"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
-    redis: RedisSettings = Field(default_factory=RedisSettings)  # type: ignore[arg-type]
-    http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     api_key: SecretStr | None = Field(None, description="required for HTTP writes; refused if a placeholder in prod")
     config: Path | None = Field(None, description="path of the mlmon YAML config (MLMON_CONFIG)")
     retry_deadline_s: float = Field(300.0, gt=0, description="how long a record is retried before dead-letter")
