@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from mlmon_common import topics as topics_mod
 from mlmon_common.errors import PermanentError, RetryableError
-from mlmon_common.events import Envelope, Event, decode_event
+from mlmon_common.events import EVENT_TYPES, Envelope, Event, decode_event
 from mlmon_common.settings import KafkaSettings
 from mlmon_common.topics import Topic
 
@@ -117,6 +117,7 @@ class EventProducer:
         self._producer = Producer(cfg)
         self._block = block_when_full
         self._poll_each = poll_each
+        self._closed = False
         self.stats = ProducerStats()
         self._failures: list[KafkaError] = []
 
@@ -170,9 +171,14 @@ class EventProducer:
         return failures
 
     def close(self, timeout_s: float = 10.0) -> None:
+        """Flush, then release the client (its connections and threads). Idempotent."""
+        if self._closed:
+            return
         left = self.flush(timeout_s)
         if left:
             logger.error("producer closed with undelivered messages", extra={"undelivered": left})
+        self._closed = True
+        self._producer.close()
 
 
 # --------------------------------------------------------------------------------------------- runner
@@ -276,6 +282,12 @@ class RetryPolicy:
             delay = min(delay * 2, self.max_s)
 
 
+def _oversized_or_empty(value: bytes | None) -> tuple[str, str]:
+    if value is None:
+        return "empty record value", "EmptyValue"
+    return f"record of {len(value)} bytes exceeds the {MAX_EVENT_BYTES}-byte limit", "PayloadTooLarge"
+
+
 def _summarise(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:
@@ -309,7 +321,7 @@ class ConsumerRunner:
         self.service = service
         self.retry = retry or RetryPolicy()
         self._kafka = kafka
-        self._topics = {kafka.topic(t.name): t.event_types for t in topics}
+        self._topics = {kafka.topic(t.name): t.event_types or frozenset(EVENT_TYPES) for t in topics}
         self._handler = handler
         self._producer = producer
         self._batch_size = batch_size
@@ -412,23 +424,49 @@ class ConsumerRunner:
         bad: list[tuple[Message, str, str]] = []
         first: dict[tuple[str, int], int] = {}
         last: dict[tuple[str, int], int] = {}
-        for msg in messages:
+        consumed: dict[str, int] = {}
+        decode, allowed, new_record = self._decode, self._topics, Record._make
+        topic: str
+        partition: int
+        offset: int
+        for msg in messages:  # the hot loop: keep per-record work minimal
             err = msg.error()
             if err is not None:
                 if err.code() != KafkaError._PARTITION_EOF:
                     logger.warning("consume error", extra={"error": str(err)})
                 continue
-            topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
-            first.setdefault((topic, partition), offset)
-            last[(topic, partition)] = offset
-            self.stats.consumed[topic] += 1
-            verdict = self._decode_one(msg)
-            if isinstance(verdict, tuple):
-                bad.append((msg, *verdict))
-            else:
-                items.append((verdict, Record(topic, partition, offset, msg.key(), msg.timestamp()[1])))
-        if not last:
-            return
+            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()  # type: ignore[assignment]
+            tp = (topic, partition)
+            if tp not in first:
+                first[tp] = offset
+            last[tp] = offset
+            consumed[topic] = consumed.get(topic, 0) + 1
+            value = msg.value()
+            if value is None or len(value) > MAX_EVENT_BYTES:
+                bad.append((msg, *_oversized_or_empty(value)))
+                continue
+            try:
+                event = decode(value)
+            except ValidationError as exc:
+                bad.append((msg, _summarise(exc), "ValidationError"))
+                continue
+            if event.event_type not in allowed[topic]:
+                bad.append((msg, f"event_type {event.event_type!r} not allowed on this topic", "WrongEventType"))
+                continue
+            items.append((event, new_record((topic, partition, offset, msg.key(), msg.timestamp()[1]))))
+        self.stats.consumed.update(consumed)
+        if last:
+            self._finish(messages, items, bad, first, last)
+
+    def _finish(
+        self,
+        messages: list[Message],
+        items: list[Item],
+        bad: list[tuple[Message, str, str]],
+        first: dict[tuple[str, int], int],
+        last: dict[tuple[str, int], int],
+    ) -> None:
+        """Handle, dead-letter, wait for acks, then store offsets (or rewind to redo the batch)."""
         rejected = self._handle_with_retry(items) if items else []
         if rejected is None:  # stopping while retrying: nothing stored, the batch is redelivered
             return
@@ -445,21 +483,6 @@ class ConsumerRunner:
         self.stats.handled.subtract(r.record.topic for r in rejected)
         for msg, _reason, error_class in bad:
             self.stats.deadlettered[(msg.topic() or "?", error_class)] += 1
-
-    def _decode_one(self, msg: Message) -> Event | tuple[str, str]:
-        value = msg.value()
-        if value is None:
-            return "empty record value", "EmptyValue"
-        if len(value) > MAX_EVENT_BYTES:
-            return f"record of {len(value)} bytes exceeds the {MAX_EVENT_BYTES}-byte limit", "PayloadTooLarge"
-        try:
-            event = self._decode(value)
-        except ValidationError as exc:
-            return _summarise(exc), "ValidationError"
-        allowed = self._topics.get(msg.topic() or "", frozenset())
-        if allowed and event.event_type not in allowed:
-            return f"event_type {event.event_type!r} not allowed on this topic", "WrongEventType"
-        return event
 
     def _handle_with_retry(self, items: list[Item]) -> list[Rejected] | None:
         started = time.monotonic()
