@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from pydantic import ValidationError
 
 from mlmon_common.events import PredictionEvent
@@ -65,7 +64,7 @@ def test_plain_unwraps_item() -> None:
 @pytest.fixture
 def offline_monitor() -> Iterator[Monitor]:
     # No broker listens on port 1: the SDK must still accept calls without blocking or raising.
-    monitor = Monitor("m1", "v1", bootstrap="127.0.0.1:1", delivery_timeout_s=1)
+    monitor = Monitor("m1", "v1", bootstrap="127.0.0.1:1", delivery_timeout_s=1, producer_config={"log_level": 0})
     yield monitor
     monitor._closed.set()  # do not wait for the 1 s delivery timeout in close()
 
@@ -82,7 +81,9 @@ def test_invalid_input_is_counted_not_raised(offline_monitor: Monitor) -> None:
 
 
 def test_strict_mode_raises_the_validation_error() -> None:
-    monitor = Monitor("m1", bootstrap="127.0.0.1:1", strict=True, delivery_timeout_s=1)
+    monitor = Monitor(
+        "m1", bootstrap="127.0.0.1:1", strict=True, delivery_timeout_s=1, producer_config={"log_level": 0}
+    )
     try:
         with pytest.raises(ValidationError, match="latency_ms"):
             monitor.log_prediction({"a": 1}, 1, latency_ms=-1)

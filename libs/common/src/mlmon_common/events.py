@@ -105,6 +105,7 @@ class DataQuality(BaseModel):
     out_of_range: list[str] = Field(default_factory=list)
     type_mismatch: list[str] = Field(default_factory=list)
     null_features: list[str] = Field(default_factory=list)
+    unregistered_model: bool = Field(default=False, description="No registry entry: nothing was checked.")
 
     @property
     def violations(self) -> int:
@@ -146,6 +147,7 @@ class OutcomeEvent(Envelope):
 
     event_type: Literal["outcome"] = "outcome"
     prediction_id: Identifier
+    task: Literal["classification", "regression", "unknown"] = "unknown"
     model_version: str = "unknown"
     features: dict[FeatureName, Scalar | None] = Field(
         default_factory=dict, description="The prediction's features (retraining data for maintenance)."

@@ -1,0 +1,1 @@
+"""Notifications: payload renderers per receiver type, the outbox record, delivery with retry."""
