@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
-DEBIAN_PACKAGES := redis-server kcat chromium
+DEBIAN_PACKAGES := redis-server kcat chromium prometheus-alertmanager
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run test test-unit test-integration lint format schemas bench clean
@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := redis-server kcat chromium
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-setup: ## install everything: uv, Debian packages (redis-server, kcat, chromium), the workspace (uv.lock)
+setup: ## install everything: uv, Debian packages (redis-server, kcat, chromium, alertmanager), the workspace
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

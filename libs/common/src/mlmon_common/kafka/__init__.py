@@ -1,0 +1,37 @@
+"""Kafka plumbing on confluent-kafka: topic administration, an observed producer, and the consumer runner.
+
+The runner is at-least-once: a record's offset is stored only after its batch was handled (or dead-lettered)
+and everything the batch produced was acknowledged by the broker. Handlers must be idempotent.
+"""
+
+from mlmon_common.kafka.admin import ensure_topics, wait_for_broker
+from mlmon_common.kafka.producer import EventProducer, ProducerStats
+from mlmon_common.kafka.runner import (
+    MAX_EVENT_BYTES,
+    ConsumerRunner,
+    Handler,
+    Item,
+    Record,
+    Rejected,
+    RetryPolicy,
+    RunnerHealth,
+    RunnerStats,
+    per_event,
+)
+
+__all__ = [
+    "MAX_EVENT_BYTES",
+    "ConsumerRunner",
+    "EventProducer",
+    "Handler",
+    "Item",
+    "ProducerStats",
+    "Record",
+    "Rejected",
+    "RetryPolicy",
+    "RunnerHealth",
+    "RunnerStats",
+    "ensure_topics",
+    "per_event",
+    "wait_for_broker",
+]
