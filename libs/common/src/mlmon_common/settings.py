@@ -24,19 +24,23 @@ class KafkaSettings(BaseModel):
     """Connection and client options passed to librdkafka (``MLMON_KAFKA_*``)."""
 
     bootstrap: str = Field("127.0.0.1:19092", description="bootstrap.servers")
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_ca_location: str | None = None
-    ssl_certificate_location: str | None = None
-    ssl_key_location: str | None = None
-    ssl_key_password: SecretStr | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="security.protocol"
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = Field(
+        None, description="sasl.mechanism (required with SASL_*)"
+    )
+    sasl_username: str | None = Field(None, description="sasl.username")
+    sasl_password: SecretStr | None = Field(None, description="sasl.password (secret)")
+    ssl_ca_location: str | None = Field(None, description="ssl.ca.location (CA bundle path)")
+    ssl_certificate_location: str | None = Field(None, description="ssl.certificate.location (client cert)")
+    ssl_key_location: str | None = Field(None, description="ssl.key.location (client key)")
+    ssl_key_password: SecretStr | None = Field(None, description="ssl.key.password (secret)")
     group_prefix: str = Field("mlmon", description="consumer group id = <group_prefix>-<service>")
     topic_suffix: str = Field("", description="appended to every topic name (isolated test runs)")
-    session_timeout_ms: int = Field(6000, ge=1000)
-    heartbeat_interval_ms: int = Field(1000, ge=100)
-    fetch_wait_max_ms: int = Field(20, ge=1)
+    session_timeout_ms: int = Field(6000, ge=1000, description="session.timeout.ms (short joins on the dev broker)")
+    heartbeat_interval_ms: int = Field(1000, ge=100, description="heartbeat.interval.ms")
+    fetch_wait_max_ms: int = Field(20, ge=1, description="fetch.wait.max.ms (latency vs. fetch requests)")
     extra: dict[str, str] = Field(
         default_factory=dict, description="any further librdkafka property, verbatim (JSON object)"
     )
@@ -77,15 +81,15 @@ class RedisSettings(BaseModel):
 
     url: SecretStr = Field(SecretStr("redis://127.0.0.1:6399/0"), description="redis://[user:pass@]host:port/db")
     key_prefix: str = Field("mlmon:", description="prefix of every key mlmon writes")
-    socket_timeout_s: float = Field(5.0, gt=0)
+    socket_timeout_s: float = Field(5.0, gt=0, description="connect/read timeout of every Redis call")
 
 
 class HttpSettings(BaseModel):
     """``MLMON_HTTP_*``."""
 
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
-    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    host: str = Field("127.0.0.1", description="listen address (0.0.0.0 in containers)")
+    port: int = Field(8000, ge=0, le=65535, description="listen port (each service has its own default)")
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger request bodies get 413")
 
 
 class ServiceSettings(BaseSettings):
@@ -99,8 +103,8 @@ class ServiceSettings(BaseSettings):
         validate_default=True,
     )
 
-    env: Literal["dev", "test", "prod"] = "dev"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    env: Literal["dev", "test", "prod"] = Field("dev", description="prod refuses placeholder secrets")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="JSON logs to stdout")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
