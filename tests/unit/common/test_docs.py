@@ -13,7 +13,7 @@ ROOT = Path(__file__).parents[3]
 def test_configuration_reference_lists_every_shared_variable() -> None:
     doc = (ROOT / "docs" / "configuration.md").read_text()
     missing = [row for row in env_rows(ServiceSettings) if row not in doc]
-    assert not missing, "docs/configuration.md is stale; regenerate the table with `uv run python -m mlmon_common.envdoc`"
+    assert not missing, "docs/configuration.md is stale: regenerate with `uv run python -m mlmon_common.envdoc`"
 
 
 def test_readme_names_the_two_commands() -> None:
