@@ -92,6 +92,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         only=args.only,
         with_extras=not args.no_sim,
         duration_s=args.duration,
+        port_base=args.port_base,
     )
 
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--only", nargs="*", help="start only these services")
     up.add_argument("--no-sim", action="store_true", help="do not start the simulated fleet and resource agent")
     up.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    up.add_argument("--port-base", type=int, default=8000, help="HTTP ports: reporting at N, collector N+1, ...")
     up.set_defaults(func=cmd_up)
 
     infra = sub.add_parser("infra", help="start/stop the local broker and Redis only")

@@ -77,6 +77,7 @@ def run_stack(
     only: list[str] | None = None,
     with_extras: bool = True,
     duration_s: float | None = None,
+    port_base: int = 8000,
 ) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     stack = DevStack(run_dir, kafka_port, redis_port)
@@ -103,7 +104,7 @@ def run_stack(
     for spec in discover("mlmon.services"):
         if only and spec.name not in only:
             continue
-        port = spec.default_port
+        port = spec.default_port - 8000 + port_base
         env = base_env | {"MLMON_HTTP_PORT": str(port)}
         url = f"http://127.0.0.1:{port}"
         children.append(Child(spec.name, [sys.executable, "-m", spec.module], env, run_dir / f"{spec.name}.log", url))
