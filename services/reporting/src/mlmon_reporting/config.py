@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from mlmon_reporting.timeframe import parse_duration
 
@@ -62,6 +62,50 @@ class Retention(BaseModel):
     max_series_per_model: Annotated[int, Field(ge=1, le=10_000)] = 300
 
 
+class Logs(BaseModel):
+    """Event logs kept per model for reports and history (capped by age and count)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    retention_d: Annotated[int, Field(ge=1, le=400)] = 35
+    max_events_per_model: Annotated[int, Field(ge=100, le=1_000_000)] = 20_000
+    dedupe_window_h: Annotated[int, Field(ge=1, le=24 * 14)] = 48
+
+
+class Schedule(BaseModel):
+    """Scheduled reports: the daily one covers the previous UTC day, the weekly one the previous ISO week."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    daily: bool = True
+    weekly: bool = True
+    keep_d: Annotated[int, Field(ge=1, le=3650)] = 90
+
+
+class Email(BaseModel):
+    """SMTP delivery of scheduled reports (HTML body, Markdown alternative, JSON attached)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: Annotated[str, Field(min_length=1)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    sender: Annotated[str, Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")]
+    to: Annotated[list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]], Field(min_length=1)]
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = True
+    ssl: bool = False
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
+
+    @model_validator(mode="after")
+    def _tls(self) -> Email:
+        if self.ssl and self.starttls:
+            raise ValueError("ssl and starttls are exclusive (ssl: implicit TLS, port 465; starttls: port 587)")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password must be given together")
+        return self
+
+
 class ReportingConfig(BaseModel):
     """Everything the reporting domain needs; validated once at start-up."""
 
@@ -73,6 +117,9 @@ class ReportingConfig(BaseModel):
     trend_window: str = "7d"
     forecast_horizon: str = "14d"
     forecast_warning_within: str = "3d"
+    logs: Logs = Logs()
+    schedule: Schedule = Schedule()
+    email: Email | None = None
 
     @field_validator("trend_window", "forecast_horizon", "forecast_warning_within")
     @classmethod

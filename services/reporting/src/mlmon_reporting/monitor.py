@@ -76,7 +76,11 @@ class PerformanceMonitor:
         start = end - span
         res = choose_resolution(span, self.raw, self.roll)
         names = list(series) if series is not None else list(self.reader.series_names(model_id))
-        data = {n: self.reader.read_series(model_id, n, res, start, end) for n in names}
+        read_many = getattr(self.reader, "read_many", None)
+        if read_many is not None:  # one round trip for every series (the Redis store)
+            data = read_many(model_id, names, res, start, end)
+        else:
+            data = {n: self.reader.read_series(model_id, n, res, start, end) for n in names}
         data = {n: d for n, d in data.items() if d.t}
         rules = rules_for(self.config.thresholds_for(model_id))
         summary = {key: key_summary(data, candidates, rules) for key, candidates in KEY_METRICS.items()}

@@ -185,6 +185,25 @@ def _enc(part: str) -> str:
     return quote(part, safe="-_.~")
 
 
+def as_text(raw: Any) -> str:
+    """A Redis reply (bytes from the service's client) as text."""
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+#: Public name of the key-part encoder (other key layouts reuse it).
+encode_part = _enc
+
+
+def models_dirty_key() -> str:
+    """SET of model ids with a non-empty dirty set (the rollup timer visits only these)."""
+    return f"{PREFIX}:dirty-models"
+
+
+def seen_key(model_id: str, hour: int) -> str:
+    """SET of the ``event_id``s of merged (non-metrics) events that occurred in that hour (dedupe)."""
+    return f"{PREFIX}:{{{_enc(model_id)}}}:seen:{hour}"
+
+
 def series_key(model_id: str) -> str:
     return f"{PREFIX}:{{{_enc(model_id)}}}:series"
 

@@ -39,6 +39,8 @@ MIN_SEGMENT = 8
 MAX_CHANGE_POINTS = 3
 SEASONAL_MIN_R2 = 0.3
 MIN_POINTS = 6
+#: Crossings further out than this are no forecast (and would overflow ``timedelta``).
+MAX_ETA_DAYS = 3650.0
 
 PointsLike = Sequence[tuple[datetime | float, float]]
 
@@ -220,7 +222,9 @@ def forecast_crossing(
     near, far = max(dist - Z * se_a, 0.0), dist + Z * se_a
     fast, slow = toward + Z * se_b, toward - Z * se_b
     eta = dist / toward
-    high = far / slow if slow > 0 else None
+    if eta > MAX_ETA_DAYS:
+        return None
+    high = far / slow if slow > 0 and far / slow <= MAX_ETA_DAYS else None
     return _forecast(metric, rule, False, eta, near / fast, high, now)
 
 

@@ -1,0 +1,1 @@
+"""HTTP routers of the maintenance service (aggregated by ``app.build``)."""
