@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 
 from mlmon_common.events import PredictionEvent
 from mlmon_sdk import Monitor
-from mlmon_sdk.fastpath import plain, prediction_ok
+from mlmon_sdk.fastpath import plain, prediction_json, prediction_ok
 
 scalars = st.one_of(
     st.none(),
@@ -40,12 +41,24 @@ def test_fast_check_is_stricter_than_the_contract(
 ) -> None:
     if not prediction_ok(features, prediction, score, None, latency, None, pid, None):
         return
-    event = PredictionEvent.model_construct(
-        model_id="m", prediction_id=pid, features=features, prediction=prediction, score=score, latency_ms=latency
+    at = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    raw = prediction_json("m", "v1", pid, features, prediction, score, None, latency, None, "h", None, at)
+    # what the fast path sends decodes under the full contract, to the same values
+    decoded = PredictionEvent.model_validate_json(raw)
+    expected = PredictionEvent(
+        event_id=decoded.event_id,
+        occurred_at=at,
+        model_id="m",
+        model_version="v1",
+        prediction_id=pid,
+        features=features,
+        prediction=prediction,
+        score=score,
+        latency_ms=latency,
+        host="h",
     )
-    # what the fast path would send must decode under the full contract
-    decoded = PredictionEvent.model_validate_json(event.to_json())
-    assert decoded.prediction_id == pid
+    assert decoded == expected
+    assert raw == expected.to_json()
 
 
 class _NumpyLike:

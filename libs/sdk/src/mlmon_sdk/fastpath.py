@@ -16,7 +16,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
+
+from pydantic_core import to_json
+
+from mlmon_common.events import new_event_id
 
 _IDENTIFIER = re.compile(r"[^\s\x00-\x1f]{1,200}")
 _isfinite = math.isfinite
@@ -73,3 +78,41 @@ def plain(value: Any) -> Any:
     """numpy (or any ``.item()``-bearing) scalars -> Python scalars, so pydantic can validate them."""
     item = getattr(value, "item", None)
     return item() if callable(item) and not isinstance(value, (str, bytes, dict, list)) else value
+
+
+def prediction_json(
+    model_id: str,
+    model_version: str,
+    prediction_id: str,
+    features: dict[str, Any],
+    prediction: Any,
+    score: Any,
+    scores: Any,
+    latency_ms: Any,
+    error: Any,
+    host: str | None,
+    tags: Any,
+    occurred_at: datetime,
+) -> bytes:
+    """The prediction event's JSON, field for field what ``PredictionEvent.to_json()`` writes, for values that
+    passed :func:`prediction_ok` (serialised by pydantic-core without building a model: ~3x cheaper)."""
+    return to_json(
+        {
+            "event_id": new_event_id(),
+            "occurred_at": occurred_at,
+            "schema_version": 1,
+            "model_id": model_id,
+            "event_type": "prediction",
+            "prediction_id": prediction_id,
+            "model_version": model_version,
+            "features": features,
+            "prediction": prediction,
+            "score": score,
+            "scores": dict(scores) if scores is not None else None,
+            "latency_ms": latency_ms,
+            "error": error,
+            "host": host,
+            "tags": dict(tags) if tags else {},
+            "data_quality": None,
+        }
+    )

@@ -25,7 +25,7 @@ from mlmon_common import topics
 from mlmon_common.events import LabelEvent, PredictionEvent, Scalar, new_event_id, utcnow
 from mlmon_common.kafka import EventProducer
 from mlmon_common.settings import KafkaSettings
-from mlmon_sdk.fastpath import plain, prediction_ok
+from mlmon_sdk.fastpath import plain, prediction_json, prediction_ok
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -86,7 +86,9 @@ class Monitor:
             "linger.ms": 20,
             "batch.num.messages": 10_000,
         } | dict(producer_config or {})
-        self._producer = EventProducer(kafka, client_id=f"mlmon-sdk-{model_id}", block_when_full=False, config=config)
+        self._producer = EventProducer(
+            kafka, client_id=f"mlmon-sdk-{model_id}", block_when_full=False, poll_each=False, config=config
+        )
         self._predictions = kafka.topic(topics.RAW_PREDICTIONS.name)
         self._labels = kafka.topic(topics.RAW_LABELS.name)
         self._key = model_id.encode()
@@ -114,22 +116,22 @@ class Monitor:
         pid = prediction_id or new_event_id()
         features = dict(features) if type(features) is not dict else features
         if prediction_ok(features, prediction, score, scores, latency_ms, error, pid, tags):
-            event = PredictionEvent.model_construct(
-                event_id=new_event_id(),
-                occurred_at=occurred_at if isinstance(occurred_at, datetime) and occurred_at.tzinfo else utcnow(),
-                model_id=self.model_id,
-                model_version=self.model_version,
-                prediction_id=pid,
-                features=features,
-                prediction=prediction,
-                score=score,
-                scores=dict(scores) if scores is not None else None,
-                latency_ms=latency_ms,
-                error=error,
-                host=self.host,
-                tags=dict(tags) if tags else {},
+            at = occurred_at if isinstance(occurred_at, datetime) and occurred_at.tzinfo else utcnow()
+            payload = prediction_json(
+                self.model_id,
+                self.model_version,
+                pid,
+                features,
+                prediction,
+                score,
+                scores,
+                latency_ms,
+                error,
+                self.host,
+                tags,
+                at,
             )
-            return pid if self._send(event.to_json(), self._predictions) else None
+            return pid if self._send(payload, self._predictions) else None
         fields: dict[str, Any] = {
             "model_id": self.model_id,
             "model_version": self.model_version,
