@@ -74,6 +74,8 @@ __all__ = [
 ]
 
 Delivery = Literal["immediate", "daily", "weekly", "never"]
+#: Sections of the other services in the shared mlmon config file.
+OTHER_SECTIONS = frozenset({"collector", "drift", "maintenance", "reporting"})
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -246,6 +248,13 @@ def parse_config(text: str, source: str = "<string>", env: Mapping[str, str] | N
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(source, [("(root)", f"expected a mapping, got {type(raw).__name__}")])
+    others = sorted(OTHER_SECTIONS & raw.keys())
+    if "alerting" not in raw and others:
+        raise ConfigError(
+            source,
+            [("alerting", f"missing: the file has sections {others} but no alerting: section "
+                          "(see services/alerting/config.example.yml)")],
+        )  # fmt: skip
     section = raw.get("alerting", raw) or {}
     prefix = "alerting." if "alerting" in raw else ""
     problems: list[tuple[str, str]] = []

@@ -44,6 +44,8 @@ class DigestBook:
     def __init__(self, policy: NotificationPolicy, books: dict[str, dict[str, Any]] | None = None) -> None:
         self.policy = policy
         self.books: dict[str, dict[str, Any]] = books if books is not None else {}
+        #: keys of books created, changed or deleted since the lead last persisted them
+        self.dirty: set[str] = set()
 
     def add(self, receiver: str, state: State, now: datetime) -> bool:
         """Record a fired or resolved alert for ``receiver``; False when its severity is not digested."""
@@ -52,6 +54,7 @@ class DigestBook:
             return False
         key = f"{receiver}|{period}"
         book = self.books.setdefault(key, self._new_book(receiver, period, now))
+        self.dirty.add(key)
         entry = book["alerts"].setdefault(state["fingerprint"], _new_entry(state, now))
         if state["starts_at"] not in entry["fired"]:
             entry["fired"].append(state["starts_at"])
@@ -78,6 +81,7 @@ class DigestBook:
             if datetime.fromisoformat(book["due"]) > now:
                 continue
             del self.books[key]
+            self.dirty.add(key)
             if book["alerts"]:
                 out.append(render_digest(book, now))
         return out

@@ -68,6 +68,8 @@ class Dispatcher:
         self.routes = {node.id: node for node in tree.walk()}
         self.intervals = dict(intervals or {})
         self.groups: dict[str, Group] = groups if groups is not None else {}
+        #: keys of groups created, changed or deleted since the lead last persisted them
+        self.dirty: set[str] = set()
 
     def insert(self, state: State, now: datetime) -> list[str]:
         """Add or update an alert in every group its labels route to; returns the group keys.
@@ -85,6 +87,7 @@ class Dispatcher:
                 group = self.groups[key] = _new_group(key, route, labels, now)
             group["alerts"][state["fingerprint"]] = dict(state)
             keys.append(key)
+            self.dirty.add(key)
         return keys
 
     def due(self, now: datetime, muted: Callable[[Labels], bool] = _never) -> list[Notification]:
@@ -95,6 +98,7 @@ class Dispatcher:
             if datetime.fromisoformat(group["next_flush"]) > now:
                 continue
             route = self.routes[group["route_id"]]
+            self.dirty.add(key)
             group["next_flush"] = (now + timedelta(seconds=route.group_interval)).isoformat()
             note = None if self._route_muted(route, now) else _flush(group, route, now, muted)
             if note is not None:

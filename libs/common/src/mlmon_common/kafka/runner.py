@@ -158,7 +158,7 @@ class ConsumerRunner:
         producer: EventProducer,
         group_id: str | None = None,
         batch_size: int = 500,
-        poll_timeout_s: float = 0.2,
+        poll_timeout_s: float = 0.02,
         retry: RetryPolicy | None = None,
         stall_after_s: float = 30.0,
         observe: Callable[[float, int], None] | None = None,

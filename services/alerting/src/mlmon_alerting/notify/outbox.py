@@ -60,10 +60,18 @@ class OutboxRecord(BaseModel):
     next_attempt_at: AwareDatetime
     last_error: str | None = None
     delivered_at: AwareDatetime | None = None
+    lane: str = Field("", description="records of one lane (receiver, group, integration) go out in order")
 
     @classmethod
     def new(
-        cls, idem: str, receiver: str, integration: Integration, index: int, payload: Any, now: datetime
+        cls,
+        idem: str,
+        receiver: str,
+        integration: Integration,
+        index: int,
+        payload: Any,
+        now: datetime,
+        lane: str = "",
     ) -> OutboxRecord:
         return cls(
             key=f"{idem}:{integration}:{index}",
@@ -74,6 +82,7 @@ class OutboxRecord(BaseModel):
             payload=payload,
             created_at=now,
             next_attempt_at=now,
+            lane=lane,
         )
 
     def delivered(self, now: datetime) -> OutboxRecord:

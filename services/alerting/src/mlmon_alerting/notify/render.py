@@ -191,6 +191,9 @@ def render_all(note: Notification, receiver: Receiver, external_url: str = "") -
 def to_outbox(note: Notification, receiver: Receiver, now: datetime, external_url: str = "") -> list[OutboxRecord]:
     """The outbox records of ``note``: one per integration of ``receiver``, keyed for idempotency."""
     return [
-        OutboxRecord.new(note.idempotency_key, receiver.name, integration, index, payload, now)
+        OutboxRecord.new(
+            note.idempotency_key, receiver.name, integration, index, payload, now,
+            lane=f"{receiver.name}|{note.group_key}|{integration}|{index}",
+        )
         for integration, index, payload in render_all(note, receiver, external_url)
-    ]
+    ]  # fmt: skip
