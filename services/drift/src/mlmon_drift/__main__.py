@@ -1,14 +1,12 @@
-"""``python -m mlmon_drift`` / ``mlmon-drift``: run the drift service."""
+"""``python -m mlmon_drift`` / ``mlmon-drift``: run the drift service (faust worker + HTTP API)."""
 
 from __future__ import annotations
 
-from mlmon_common.http import serve
-from mlmon_drift.app import build
+from mlmon_drift.app import run
 
 
 def main() -> None:
-    runtime, app = build()
-    serve(app, runtime.settings.http)
+    run()
 
 
 if __name__ == "__main__":

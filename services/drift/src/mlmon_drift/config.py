@@ -15,7 +15,7 @@ pydantic_core._pydantic_core.ValidationError: 1 validation error for DriftConfig
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -72,3 +72,27 @@ class DriftConfig(BaseModel):
         if self.persistence_k > self.persistence_n:
             raise ValueError(f"persistence_k ({self.persistence_k}) must be <= persistence_n ({self.persistence_n})")
         return self
+
+
+class DriftSection(DriftConfig):
+    """The ``drift:`` section: the defaults above plus ``models: {model_id: {field: value}}`` overrides.
+
+    Keys of the alerting thresholds that live in the same section (``data_drift_max``, ``model_drift_max``)
+    are fields of :class:`DriftConfig` too.
+
+    >>> section = DriftSection.model_validate({"window_events": 50, "models": {"churn": {"window_events": 200}}})
+    >>> section.for_model("churn").window_events, section.for_model("other").window_events
+    (200, 50)
+    """
+
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per-model overrides.")
+
+    @model_validator(mode="after")
+    def _check_models(self) -> Self:
+        for model_id in self.models:
+            self.for_model(model_id)  # raises a ValidationError naming the bad field
+        return self
+
+    def for_model(self, model_id: str) -> DriftConfig:
+        base = self.model_dump(exclude={"models"})
+        return DriftConfig.model_validate({**base, **self.models.get(model_id, {})})
