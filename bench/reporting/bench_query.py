@@ -48,7 +48,7 @@ def populate(store: InMemorySeriesStore, models: int, series: int) -> None:
                     ts = end - (i + 1) * res.step_s
                     v = 0.9 + (i % 7) / 100
                     key = raw_key(model, name, res, ts)
-                    store.hashes[key][str(ts)] = Agg(count, v * count, v, v, v, float(ts), 0).encode()
+                    store.hashes[key][str(ts)] = Agg(count, v * count, v, v, v, float(ts), 0).encode(ts)
                     store.expiry[key] = ts + ttl_s(res)
 
 

@@ -87,7 +87,7 @@ def populate(r: redis.Redis, prefix: str, models: int) -> None:
                     v = 0.9 + (i % 7) / 100
                     by_key.setdefault(prefix + raw_key(model, name, res, ts), {})[str(ts)] = Agg(
                         count, v * count, v, v, v, float(ts), 0
-                    ).encode()
+                    ).encode(ts)
                 for key, fields in by_key.items():
                     pipe.hset(key, mapping=fields)
                     pipe.expire(key, ttl_s(res))

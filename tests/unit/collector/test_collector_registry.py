@@ -92,7 +92,8 @@ def test_enrich_keeps_event_and_sets_quality() -> None:
 
 def test_unregistered_model_is_never_dropped() -> None:
     out = REGISTRY.enrich(_pred({"x": 1}, model_id="other"))
-    assert out.data_quality == DataQuality()
+    assert out.data_quality == DataQuality(unregistered_model=True)
+    assert out.data_quality.violations == 0
     assert "other" not in REGISTRY
     assert "churn" in REGISTRY
     assert len(REGISTRY) == 1

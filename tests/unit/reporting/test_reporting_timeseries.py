@@ -13,6 +13,7 @@ from mlmon_reporting.timeseries import (
     bucket_start,
     choose_resolution,
     chunk_keys,
+    decode_bucket,
     decode_chunk,
     dirty_member,
     max_chunks,
@@ -36,13 +37,23 @@ def test_agg_merge_keeps_count_sum_min_max_and_latest_last() -> None:
 
 def test_agg_encode_decode_round_trip_exact_floats() -> None:
     a = Agg(3, 0.1 + 0.2, 1e-9, 123456.789, 0.3, 1767268830.5, 2)
-    assert Agg.decode(a.encode()) == a
-    assert Agg.decode(a.encode().encode()) == a
+    assert len(a.encode(1767268800)) == 56
+    assert decode_bucket(a.encode(1767268800)) == (1767268800, a)
+    assert Agg.decode(a.encode(0)) == a
 
 
-def test_agg_decode_rejects_wrong_field_count() -> None:
-    with pytest.raises(ValueError, match=r"^bucket value: expected 7 fields, got 2: '1 2'$"):
-        Agg.decode("1 2")
+def test_single_sample_buckets_use_the_short_record() -> None:
+    one = Agg.of(0.1 + 0.2, 1767268830.25)
+    assert len(one.encode(1767268800)) == 20
+    assert decode_bucket(one.encode(1767268800)) == (1767268800, one)
+    for other in (Agg.of(0.3, 1.0, revision=1), Agg(1, 2.0, 1.0, 2.0, 2.0, 1.0, 0), Agg.of(float("inf"), 1.0)):
+        assert decode_bucket(other.encode(60)) == (60, other)
+    assert len(Agg.of(0.3, 1.0, revision=1).encode(60)) == 56
+
+
+def test_agg_decode_rejects_wrong_length() -> None:
+    with pytest.raises(ValueError, match=r"^bucket value: expected 20 or 56 bytes, got 3$"):
+        Agg.decode(b"1 2")
 
 
 def test_apply_merge_and_replace_by_revision() -> None:
@@ -96,12 +107,8 @@ def test_ttl_and_memory_bounds() -> None:
 
 
 def test_decode_chunk_filters_and_sorts() -> None:
-    fields = {
-        b"1767268860": b"1 2.0 2.0 2.0 2.0 1767268860.0 0",
-        "1767268800": "1 1.0 1.0 1.0 1.0 1767268800.0 0",
-        "1767272400": "1 9.0 9.0 9.0 9.0 1767272400.0 0",
-    }
-    got = decode_chunk(fields, T0 + timedelta(seconds=30), T0 + timedelta(hours=1), RAW)
+    values = [Agg.of(v, float(t)).encode(t) for t, v in ((1767268860, 2.0), (1767268800, 1.0), (1767272400, 9.0))]
+    got = decode_chunk(values, T0 + timedelta(seconds=30), T0 + timedelta(hours=1), RAW)
     assert [(ts, a.last) for ts, a in got] == [(1767268800, 1.0), (1767268860, 2.0)]
 
 
@@ -140,11 +147,14 @@ def test_columns_fast_path_equals_bucket_decoding() -> None:
     from mlmon_reporting.monitor import to_series_data
     from mlmon_reporting.timeseries import columns
 
-    chunk_a = {"1767268860": "2 3.0 1.0 2.0 2.0 1767268870.0 0", b"1767268800": b"1 1.0 1.0 1.0 1.0 1767268800.0 0"}
-    chunk_b = {"1767272400": "1 9.0 9.0 9.0 9.0 1767272400.0 0", "1767276000": "1 5.0 5.0 5.0 5.0 1767276000.0 0"}
+    chunk_a = [
+        Agg(2, 3.0, 1.0, 2.0, 2.0, 1767268870.0, 0).encode(1767268860),
+        Agg.of(1.0, 1767268800.0).encode(1767268800),
+    ]
+    chunk_b = [Agg.of(9.0, 1767272400.0).encode(1767272400), Agg.of(5.0, 1767276000.0).encode(1767276000)]
     start, end = T0 + timedelta(seconds=30), T0 + timedelta(hours=2)
     fast = columns([chunk_a, chunk_b], start, end, RAW)
-    slow = to_series_data(decode_chunk({**chunk_a, **chunk_b}, start, end, RAW))
+    slow = to_series_data(decode_chunk([*chunk_a, *chunk_b], start, end, RAW))
     assert fast.model_dump() == slow.model_dump()
     assert fast.model_dump() == {
         "t": [1767268800.0, 1767268860.0, 1767272400.0],
@@ -154,5 +164,5 @@ def test_columns_fast_path_equals_bucket_decoding() -> None:
         "last": [1.0, 2.0, 9.0],
     }
     assert columns([], start, end, RAW).t == []
-    with pytest.raises(ValueError, match=r"^bucket value: expected 7 fields per bucket in 1 buckets$"):
-        columns([{"1767268800": "1 2 3"}], start, end, RAW)
+    with pytest.raises(ValueError, match=r"^bucket value: expected 20 or 56 bytes per bucket$"):
+        columns([[b"1 2 3"]], start, end, RAW)

@@ -4,7 +4,7 @@ An entry names the model's task, its features (type, allowed categories, numeric
 and its business value model. :meth:`ModelRegistry.check` compares a prediction's features with the
 schema and returns a :class:`~mlmon_common.events.DataQuality`; :meth:`ModelRegistry.enrich` returns
 the canonical copy of the event with ``data_quality`` set. A prediction is never dropped: an
-unregistered model gets an empty ``DataQuality`` (nothing to check against).
+unregistered model gets a ``DataQuality`` with only ``unregistered_model`` set (nothing to check against).
 
 >>> reg = ModelRegistry([ModelEntry(model_id="churn", task="classification", features=[
 ...     FeatureSpec(name="age", type="integer", min=0, max=120),
@@ -17,7 +17,8 @@ unregistered model gets an empty ``DataQuality`` (nothing to check against).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import Literal, Self
 
@@ -93,6 +94,26 @@ class ModelEntry(BaseModel):
     def feature(self, name: str) -> FeatureSpec | None:
         return self.feature_map.get(name)
 
+    @cached_property
+    def fast_checks(self) -> dict[str, Callable[[object], bool]]:
+        """Feature name -> a cheap check that is True only for a clean value (False: take the full check)."""
+        return {f.name: _fast_check(f) for f in self.features}
+
+
+def _fast_check(spec: FeatureSpec) -> Callable[[object], bool]:
+    lo = -math.inf if spec.min is None else spec.min
+    hi = math.inf if spec.max is None else spec.max
+    if spec.type == "number":
+        return lambda v: (type(v) is float or type(v) is int) and lo <= v <= hi
+    if spec.type == "integer":
+        return lambda v: type(v) is int and lo <= v <= hi
+    if spec.type == "boolean":
+        return lambda v: type(v) is bool
+    if spec.type == "category":
+        allowed = spec.category_set
+        return lambda v: type(v) is str and v in allowed
+    return lambda v: type(v) is str
+
 
 def _type_ok(spec: FeatureSpec, value: Scalar) -> bool:
     if spec.type == "boolean":
@@ -124,6 +145,8 @@ def _clean(spec: FeatureSpec | None, value: Scalar | None) -> bool:
 
 #: The data quality of a prediction without any finding (shared: the model is frozen).
 CLEAN = DataQuality()
+#: The data quality of a prediction of a model the registry does not know.
+UNREGISTERED = DataQuality(unregistered_model=True)
 
 
 def check_features(entry: ModelEntry, features: dict[str, Scalar | None]) -> DataQuality:
@@ -132,9 +155,17 @@ def check_features(entry: ModelEntry, features: dict[str, Scalar | None]) -> Dat
     Every null is listed in ``null_features``; a null in a non-nullable feature is also a
     ``type_mismatch`` (so it counts as a violation). A category value is compared as text.
     """
+    checks = entry.fast_checks
+    if len(features) == len(checks):  # the common case: every feature clean, no lists built
+        for name, value in features.items():
+            check = checks.get(name)
+            if check is None or not check(value):
+                break
+        else:
+            return CLEAN
     schema = entry.feature_map
     if len(features) == len(schema) and all(_clean(schema.get(n), v) for n, v in features.items()):
-        return CLEAN  # the common case, without building lists
+        return CLEAN
     unknown = sorted(n for n in features if n not in schema)
     missing = sorted(n for n in schema if n not in features)
     nulls, mismatch, out_of_range = [], [], []
@@ -176,9 +207,12 @@ class ModelRegistry:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def entries(self) -> list[ModelEntry]:
+        return list(self._entries.values())
+
     def check(self, prediction: PredictionEvent) -> DataQuality:
         entry = self._entries.get(prediction.model_id)
-        return CLEAN if entry is None else check_features(entry, prediction.features)
+        return UNREGISTERED if entry is None else check_features(entry, prediction.features)
 
     def enrich(self, prediction: PredictionEvent) -> PredictionEvent:
         """The canonical copy: same event (same ``event_id``) with ``data_quality`` set."""

@@ -216,21 +216,24 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mlmon simulate", description="Run a simulated model fleet.")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The scenario options (shared by ``python -m mlmon_collector simulate`` and ``mlmon simulate``)."""
     p.add_argument("--scenario", type=Path, help="scenario YAML (default: the built-in 3-model fleet)")
     p.add_argument("--seed", type=int, help="override the scenario seed")
     p.add_argument("--duration", type=_positive_float, help="override duration_s (seconds of simulated time)")
     p.add_argument("--run-id", help="prefix making prediction ids unique across runs")
     p.add_argument("--speed", type=_positive_float, default=1.0, help="x real time; 0 = as fast as possible")
     p.add_argument("--limit", type=int, help="stop after this many events")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mlmon simulate", description="Run a simulated model fleet.")
+    add_arguments(p)
     return p
 
 
-def parse_args(argv: Sequence[str] | None = None) -> SimulateOptions:
-    """Parse the CLI; a bad scenario exits with status 2 and the validation message."""
-    p = build_parser()
-    args = p.parse_args(argv)
+def options(args: argparse.Namespace, p: argparse.ArgumentParser) -> SimulateOptions:
+    """Validated options from parsed arguments; a bad scenario exits with status 2 and the message."""
     overrides = {
         k: v for k, v in (("seed", args.seed), ("duration_s", args.duration), ("run_id", args.run_id)) if v is not None
     }
@@ -242,6 +245,12 @@ def parse_args(argv: Sequence[str] | None = None) -> SimulateOptions:
     if args.limit is not None and args.limit < 1:
         p.error(f"--limit must be >= 1, got {args.limit}")
     return SimulateOptions(scenario=scenario, speed=args.speed, limit=args.limit)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> SimulateOptions:
+    """Parse the CLI; a bad scenario exits with status 2 and the validation message."""
+    p = build_parser()
+    return options(p.parse_args(argv), p)
 
 
 def main(argv: Sequence[str] | None = None, sink: Callable[[datetime, SimEvent], None] | None = None) -> int:

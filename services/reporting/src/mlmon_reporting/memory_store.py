@@ -1,6 +1,6 @@
 """An in-memory series store with the Redis layout of ``timeseries`` (tests, benchmarks, embedded demo).
 
-It keeps hashes exactly as Redis would (key -> field -> encoded ``Agg``), so the Redis-backed store
+It keeps hashes exactly as Redis would (key -> field -> packed ``Agg`` record), so the Redis-backed store
 the service uses must give the same answers.
 
 >>> from datetime import UTC, datetime
@@ -32,6 +32,7 @@ from mlmon_reporting.timeseries import (
     bucket_start,
     chunk_keys,
     columns,
+    decode_bucket,
     decode_chunk,
     dirty_member,
     parse_dirty,
@@ -48,7 +49,7 @@ class InMemorySeriesStore:
         self.raw = raw
         self.roll = roll
         self.max_series = max_series
-        self.hashes: dict[str, dict[str, str]] = defaultdict(dict)
+        self.hashes: dict[str, dict[str, bytes]] = defaultdict(dict)
         self.expiry: dict[str, float] = {}
         self._series: dict[str, dict[str, float]] = defaultdict(dict)
         self._dirty: dict[str, set[str]] = defaultdict(set)
@@ -67,7 +68,7 @@ class InMemorySeriesStore:
         new = apply(Agg.decode(old_raw) if old_raw else None, point)
         if new is None:
             return False
-        self.hashes[key][str(bucket)] = new.encode()
+        self.hashes[key][str(bucket)] = new.encode(bucket)
         self.expiry[key] = bucket + ttl_s(self.raw)
         known[point.series] = max(known.get(point.series, 0.0), point.ts.timestamp())
         self._dirty[point.model_id].add(dirty_member(point, self.roll))
@@ -82,7 +83,7 @@ class InMemorySeriesStore:
             agg = rollup(minutes)
             if agg is not None:
                 key = raw_key(model_id, series, self.roll, start)
-                self.hashes[key][str(start)] = agg.encode()
+                self.hashes[key][str(start)] = agg.encode(start)
                 self.expiry[key] = start + ttl_s(self.roll)
         return len(members)
 
@@ -108,20 +109,20 @@ class InMemorySeriesStore:
             self.flush_rollups(model_id)
         out: list[Bucket] = []
         for key in chunk_keys(model_id, series, res, start, end):
-            out.extend(decode_chunk(self.hashes.get(key, {}), start, end, res))
+            out.extend(decode_chunk(self.hashes.get(key, {}).values(), start, end, res))
         return out
 
     def read_series(self, model_id: str, series: str, res: Resolution, start: datetime, end: datetime) -> SeriesData:
         if res == self.roll:
             self.flush_rollups(model_id)
         keys = chunk_keys(model_id, series, res, start, end)
-        return columns((self.hashes.get(k, {}) for k in keys), start, end, res)
+        return columns([list(self.hashes.get(k, {}).values()) for k in keys], start, end, res)
 
     def _read(self, model_id: str, series: str, res: Resolution, lo: int, hi: int) -> list[Bucket]:
-        fields = {}
+        out: list[Bucket] = []
         for c in range(lo // res.chunk_s * res.chunk_s, hi, res.chunk_s):
-            fields.update(self.hashes.get(raw_key(model_id, series, res, c), {}))
-        return sorted((int(k), Agg.decode(v)) for k, v in fields.items() if lo <= int(k) < hi)
+            out.extend(decode_bucket(v) for v in self.hashes.get(raw_key(model_id, series, res, c), {}).values())
+        return sorted(b for b in out if lo <= b[0] < hi)
 
     def memory_bytes(self) -> int:
         """Bytes of keys, fields and values (a lower bound of Redis memory; no per-key overhead)."""

@@ -29,7 +29,7 @@ from mlmon_reporting.timeseries import Bucket, Resolution, choose_resolution, re
 class SeriesReader(Protocol):
     """What the monitor needs from a store (Redis in the service, memory in tests).
 
-    A Redis reader implements ``read_series`` as: HGETALL every key of
+    A Redis reader implements ``read_series`` as: HVALS every key of
     ``timeseries.chunk_keys(model_id, series, res, start, end)`` in one pipeline, then
     ``timeseries.columns(results, start, end, res)``; ``series_names`` is ``HKEYS series_key(model_id)``.
     """

@@ -42,6 +42,7 @@ from mlmon_reporting.timeseries import (
     bucket_start,
     chunk_keys,
     columns,
+    decode_bucket,
     dirty_key,
     dirty_member,
     models_dirty_key,
@@ -158,7 +159,7 @@ class RedisSeriesStore:
         for key, fld in sorted(changed):
             agg = state[(key, fld)]
             assert agg is not None
-            tx.hset(key, fld, agg.encode())
+            tx.hset(key, fld, agg.encode(int(fld)))
         for key in {k for k, _ in changed}:
             tx.expireat(key, int(key.rsplit(":", 1)[1]) + ttl_s(self.raw))
         for m, series in new_series.items():
@@ -215,20 +216,20 @@ class RedisSeriesStore:
             first = start // self.raw.chunk_s * self.raw.chunk_s
             chunks = range(first, start + self.roll.step_s, self.raw.chunk_s)
             for c in chunks:
-                read.hgetall(self.p + raw_key(model_id, series, self.raw, c))
+                read.hvals(self.p + raw_key(model_id, series, self.raw, c))
             spans.append(len(chunks))
         results = read.execute()
         write = self.r.pipeline(transaction=False)
         pos = 0
         for (series, start), n in zip(marks, spans, strict=True):
             hi = start + self.roll.step_s
-            fields = [(k, v) for chunk in results[pos : pos + n] for k, v in chunk.items()]
+            buckets = sorted(decode_bucket(v) for chunk in results[pos : pos + n] for v in chunk)
             pos += n
-            agg = rollup(Agg.decode(v) for k, v in sorted(fields, key=lambda kv: int(kv[0])) if start <= int(k) < hi)
+            agg = rollup(a for t, a in buckets if start <= t < hi)
             if agg is None:
                 continue
             key = self.p + raw_key(model_id, series, self.roll, start)
-            write.hset(key, str(start), agg.encode())
+            write.hset(key, str(start), agg.encode(start))
             write.expireat(key, start // self.roll.chunk_s * self.roll.chunk_s + ttl_s(self.roll))
         write.execute()
 
@@ -251,7 +252,7 @@ class RedisSeriesStore:
     def read_many(
         self, model_id: str, series: Sequence[str], res: Resolution, start: datetime, end: datetime
     ) -> dict[str, SeriesData]:
-        """Several series in one pipeline (HGETALL of every chunk overlapping ``[start, end)``)."""
+        """Several series in one pipeline (HVALS of every chunk overlapping ``[start, end)``)."""
         if res == self.roll:
             self.flush_rollups(model_id)
         pipe = self.r.pipeline(transaction=False)
@@ -259,7 +260,7 @@ class RedisSeriesStore:
         for name in series:
             keys = chunk_keys(model_id, name, res, start, end)
             for key in keys:
-                pipe.hgetall(self.p + key)
+                pipe.hvals(self.p + key)
             spans.append(len(keys))
         results = pipe.execute()
         out, pos = {}, 0

@@ -11,7 +11,7 @@ series names are percent-encoded, so ``:`` or ``{`` inside them cannot break the
 
     mlmon:ts:v1:models                                   HASH  model_id -> last seen (epoch s)
     mlmon:ts:v1:{<model>}:series                         HASH  series name -> last seen (epoch s)
-    mlmon:ts:v1:{<model>}:<res>:<series>:<chunk_start>   HASH  bucket start (epoch s) -> Agg.encode()
+    mlmon:ts:v1:{<model>}:<res>:<series>:<chunk_start>   HASH  bucket start (epoch s) -> Agg.encode(start)
     mlmon:ts:v1:{<model>}:dirty                          SET   "<series>|<hour start>" rollups to rebuild
 
 A chunk holds ``CHUNK_BUCKETS`` (120) consecutive buckets: 2 h of 1-min buckets, 5 d of 1-h rollups.
@@ -19,6 +19,12 @@ A chunk holds ``CHUNK_BUCKETS`` (120) consecutive buckets: 2 h of 1-min buckets,
 Every chunk key gets ``EXPIRE ttl_s(res)`` (retention + one chunk span) on write, so memory is bounded
 without any trimming job: per series at most ``max_chunks(res)`` chunks exist, and the series count
 per model is capped by ``admit_series``.
+
+Bucket values are packed little-endian binary records that start with their own bucket start, so a
+chunk's ``HVALS`` alone is self-describing and a query decodes all of them with one ``numpy.frombuffer``
+per record kind (no per-bucket Python objects): ``SINGLE`` (20 bytes: one sample, revision 0 -- the
+common case of a 1-min bucket) or ``FULL`` (56 bytes: any ``Agg``). Floats are stored as IEEE doubles,
+so values round-trip exactly.
 
 Writes: ``points_from_event(event)`` -> ``Point`` values; for each, read the raw bucket, ``apply`` it,
 write the result back (one writer per model: partitions are keyed by ``model_id``), and add
@@ -30,14 +36,16 @@ revised window never double-counts; other events merge (runner dedupes by ``even
 >>> p = Point("churn", "accuracy", datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC), 0.97)
 >>> raw_key(p.model_id, p.series, RAW, bucket_start(p.ts, RAW))
 'mlmon:ts:v1:{churn}:1m:accuracy:1767268800'
->>> apply(None, p).encode()
-'1 0.97 0.97 0.97 0.97 1767268830.0 0'
+>>> raw = apply(None, p).encode(1767268800)
+>>> len(raw), decode_bucket(raw)
+(20, (1767268800, Agg(count=1, sum=0.97, min=0.97, max=0.97, last=0.97, last_ts=1767268830.0, revision=0)))
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
@@ -124,17 +132,45 @@ class Agg(NamedTuple):
             max(self.revision, other.revision),
         )
 
-    def encode(self) -> str:
-        return f"{self.count} {self.sum!r} {self.min!r} {self.max!r} {self.last!r} {self.last_ts!r} {self.revision}"
+    def encode(self, bucket: int) -> bytes:
+        """The packed record of this bucket (``bucket`` = its start, epoch seconds)."""
+        if self.count == 1 and self.revision == 0 and self.sum == self.min == self.max == self.last:
+            return _SINGLE.pack(bucket, self.last, self.last_ts)
+        return _FULL.pack(bucket, *self)
 
     @classmethod
-    def decode(cls, raw: str | bytes) -> Agg:
-        text = raw.decode() if isinstance(raw, bytes) else raw
-        parts = text.split()
-        if len(parts) != 7:
-            raise ValueError(f"bucket value: expected 7 fields, got {len(parts)}: {text!r}")
-        c, s, lo, hi, last, ts, rev = parts
-        return tuple.__new__(cls, (int(c), float(s), float(lo), float(hi), float(last), float(ts), int(rev)))
+    def decode(cls, raw: bytes) -> Agg:
+        return decode_bucket(raw)[1]
+
+
+#: Packed bucket records (little-endian, no padding); the field names match the ``struct`` layouts below.
+SINGLE = np.dtype([("t", "<u4"), ("v", "<f8"), ("ts", "<f8")])
+FULL = np.dtype(
+    [
+        ("t", "<u4"),
+        ("count", "<u4"),
+        ("sum", "<f8"),
+        ("min", "<f8"),
+        ("max", "<f8"),
+        ("last", "<f8"),
+        ("ts", "<f8"),
+        ("rev", "<i8"),
+    ]
+)
+_SINGLE = struct.Struct("<Idd")
+_FULL = struct.Struct("<IIdddddq")
+assert (_SINGLE.size, _FULL.size) == (SINGLE.itemsize, FULL.itemsize) == (20, 56)
+
+
+def decode_bucket(raw: bytes) -> tuple[int, Agg]:
+    """``(bucket start, Agg)`` of one packed record."""
+    if len(raw) == _SINGLE.size:
+        t, v, ts = _SINGLE.unpack(raw)
+        return t, tuple.__new__(Agg, (1, v, v, v, v, ts, 0))
+    if len(raw) == _FULL.size:
+        t, *fields = _FULL.unpack(raw)
+        return t, tuple.__new__(Agg, fields)
+    raise ValueError(f"bucket value: expected {_SINGLE.size} or {_FULL.size} bytes, got {len(raw)}")
 
 
 @dataclass(frozen=True)
@@ -248,47 +284,40 @@ def parse_dirty(member: str | bytes) -> tuple[str, int]:
     return series, int(hour)
 
 
-def decode_chunk(fields: Mapping[Any, str | bytes], start: datetime, end: datetime, res: Resolution) -> list[Bucket]:
-    """Buckets of one HGETALL result overlapping ``[start, end)``, sorted by time."""
+def decode_chunk(values: Iterable[bytes], start: datetime, end: datetime, res: Resolution) -> list[Bucket]:
+    """Buckets of one chunk (its ``HVALS``) overlapping ``[start, end)``, sorted by time."""
     lo, hi = bucket_start(start, res), epoch(end)
-    decode = Agg.decode
-    out = []
-    for k, v in fields.items():
-        ts = int(k)
-        if lo <= ts < hi:
-            out.append((ts, decode(v)))
-    out.sort()
-    return out
+    return sorted(b for b in map(decode_bucket, values) if lo <= b[0] < hi)
 
 
-def columns(chunks: Iterable[Mapping[Any, str | bytes]], start: datetime, end: datetime, res: Resolution) -> SeriesData:
-    """Chart columns of the buckets in ``[start, end)`` from the HGETALL results of ``chunk_keys``.
+def columns(chunks: Iterable[Sequence[bytes]], start: datetime, end: datetime, res: Resolution) -> SeriesData:
+    """Chart columns of the buckets in ``[start, end)`` from the ``HVALS`` results of ``chunk_keys``.
 
-    The fast read path: one numpy parse of all values instead of one ``Agg`` per bucket
-    (about 5x faster on a 24 h query of 1440 buckets).
+    The fast read path: the records of each kind are joined and decoded by one ``numpy.frombuffer``;
+    no Python object is made per bucket until the final ``tolist``.
     """
+    values = [v for chunk in chunks for v in chunk]
+    single = b"".join([v for v in values if len(v) == SINGLE.itemsize])
+    full = b"".join([v for v in values if len(v) == FULL.itemsize])
+    if len(single) // SINGLE.itemsize + len(full) // FULL.itemsize != len(values):
+        raise ValueError(f"bucket value: expected {SINGLE.itemsize} or {FULL.itemsize} bytes per bucket")
+    s = np.frombuffer(single, SINGLE)
+    f = np.frombuffer(full, FULL)
+    t = np.concatenate([s["t"], f["t"]]).astype(float)
     lo, hi = bucket_start(start, res), epoch(end)
-    keys: list[int] = []
-    values: list[str] = []
-    for fields in chunks:
-        for k, v in fields.items():
-            ts = int(k)
-            if lo <= ts < hi:
-                keys.append(ts)
-                values.append(v if isinstance(v, str) else v.decode())
-    if not keys:
-        return SeriesData.model_construct(t=[], mean=[], min=[], max=[], last=[])
-    order = np.argsort(np.asarray(keys), kind="stable")
-    arr = np.array(" ".join(values).split(), dtype=float)
-    if arr.size != 7 * len(values):
-        raise ValueError(f"bucket value: expected 7 fields per bucket in {len(values)} buckets")
-    arr = arr.reshape(-1, 7)[order]
+    keep = np.flatnonzero((t >= lo) & (t < hi))
+    order = keep[np.argsort(t[keep], kind="stable")]
+
+    def col(single_part: np.ndarray, full_part: np.ndarray) -> list[float]:
+        return np.concatenate([single_part, full_part])[order].tolist()  # type: ignore[no-any-return]
+
+    v = s["v"]
     return SeriesData.model_construct(
-        t=np.asarray(keys, dtype=float)[order].tolist(),
-        mean=(arr[:, 1] / arr[:, 0]).tolist(),
-        min=arr[:, 2].tolist(),
-        max=arr[:, 3].tolist(),
-        last=arr[:, 4].tolist(),
+        t=t[order].tolist(),
+        mean=col(v, f["sum"] / f["count"]),
+        min=col(v, f["min"]),
+        max=col(v, f["max"]),
+        last=col(v, f["last"]),
     )
 
 

@@ -106,7 +106,7 @@ function renderAlerts(list, modelId, highlight) {
     );
     list.append(li);
   }
-  if (!items.length) list.append(el("li", { class: "muted" }, "No alerts."));
+  if (!items.length) list.append(el("li", { class: "muted empty" }, "No alerts."));
 }
 
 function alertViewFromEvent(ev) {
@@ -228,7 +228,7 @@ function renderHistory(items) {
   for (const h of items) {
     list.append(el("li", {}, el("span", { class: "muted" }, fmtTime(h.at)), el("span", {}, h.state), el("span", {}, `${h.plan_id}: ${h.actions.join(", ")}${h.reason ? " – " + h.reason : ""}`), el("span", { class: "muted" }, h.actor || "")));
   }
-  if (!items.length) list.append(el("li", { class: "muted" }, "No maintenance recorded."));
+  if (!items.length) list.append(el("li", { class: "muted empty" }, "No maintenance recorded."));
 }
 
 /* ---------- live updates (SSE) ---------- */
