@@ -9,7 +9,7 @@ import statistics
 import sys
 import time
 
-from _stack import FEATURES, kafka_for_bench, machine
+from _stack import FEATURES, kafka_for_bench, machine, sample_event
 
 from mlmon_sdk import Monitor
 
@@ -29,6 +29,9 @@ def one_round(n: int) -> tuple[float, float, int]:
     return n / t_enqueue, n / t_delivered, stats.delivered
 
 
+EVENT_BYTES = len(sample_event().to_json())
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -36,7 +39,7 @@ def main() -> None:
     call = statistics.median(r[0] for r in results)
     delivered = statistics.median(r[1] for r in results)
     print(f"machine: {machine()}")
-    print(f"SDK log_prediction, {n} events x {rounds} rounds (14 features, ~450 B):")
+    print(f"SDK log_prediction, {n} events x {rounds} rounds ({len(FEATURES)} features, {EVENT_BYTES} B):")
     print(f"  median calls/s (validate+serialise+enqueue): {call:,.0f}")
     print(f"  median delivered events/s (until broker ack): {delivered:,.0f}")
     print(f"  per round delivered/s: {[f'{r[1]:,.0f}' for r in results]}")

@@ -44,21 +44,18 @@ from mlmon_common.settings import KafkaSettings
 from mlmon_common.testing import unique
 
 MODELS = [f"bench-{i:02d}" for i in range(12)]
-TYPES = {
-    "age": "integer", "income": "number", "tenure_months": "integer", "balance": "number", "num_products": "integer",
-    "credit_score": "integer", "is_active": "boolean", "last_login_days": "integer", "support_tickets": "integer",
-    "avg_session_min": "number",
-}  # fmt: skip
-CATEGORIES = {"country": ["DE", "FR"], "plan": ["basic", "pro"], "device": ["ios", "android"], "channel": ["web"]}
+
+
+def _spec(name: str, value: object) -> FeatureSpec:
+    """A registry entry inferred from the sample value (categories: the value and one other level)."""
+    if isinstance(value, str):
+        return FeatureSpec(name=name, type="category", categories=[value, "other"])
+    kind = "boolean" if isinstance(value, bool) else "integer" if isinstance(value, int) else "number"
+    return FeatureSpec(name=name, type=kind)  # type: ignore[arg-type]
 
 
 def entries() -> list[ModelEntry]:
-    specs = [
-        FeatureSpec(name=n, type="category", categories=CATEGORIES[n])
-        if n in CATEGORIES
-        else FeatureSpec(name=n, type=TYPES[n])  # type: ignore[arg-type]
-        for n in FEATURES
-    ]
+    specs = [_spec(n, v) for n, v in FEATURES.items()]
     return [ModelEntry(model_id=m, task="classification", positive_label=1, features=specs) for m in MODELS]
 
 
