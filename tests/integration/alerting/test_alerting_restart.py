@@ -8,7 +8,6 @@ Backoff is shortened for the test (``MLMON_ALERTING_RETRY_INITIAL_S=0.2``, ``...
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections import Counter
@@ -20,7 +19,7 @@ import pytest
 
 from mlmon_common.devstack import free_port
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import wait_for
+from mlmon_common.testing import ServiceProcess, wait_for
 
 from .conftest import API_KEY, HttpReceiver, metrics, running_service, send, write_config
 
@@ -37,42 +36,9 @@ alerting:
 """
 
 
-class ServiceProcess:
+class AlertingProcess(ServiceProcess):
     def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mlmon_alerting"], env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        wait_for(self.ready, 45, "the alerting process ready")
-
-    def ready(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"alerting exited {self.proc.returncode}: {self.log.read_text()[-3000:]}")
-        try:
-            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        super().__init__("mlmon_alerting", env, log, port=port)
 
     def outbox(self) -> dict[str, int]:
         return httpx.get(f"{self.url}/v1/receivers/outbox", timeout=2).json()
@@ -102,10 +68,10 @@ def service_env(kafka: KafkaSettings, redis_settings: RedisSettings, config_path
 @pytest.fixture
 def service(
     kafka: KafkaSettings, redis_settings: RedisSettings, http_receiver: HttpReceiver, tmp_path: Path
-) -> Iterator[ServiceProcess]:
+) -> Iterator[AlertingProcess]:
     port = free_port()
     env = service_env(kafka, redis_settings, write_config(tmp_path, config(http_receiver.url)), port)
-    svc = ServiceProcess(env, port, tmp_path / "alerting.log")
+    svc = AlertingProcess(env, port, tmp_path / "alerting.log")
     yield svc
     svc.stop()
 
@@ -121,7 +87,7 @@ def _by_status(receiver: HttpReceiver) -> Counter[tuple[str, str]]:
 
 
 def test_kill9_with_pending_notifications_delivers_each_once_and_the_later_resolve(
-    kafka: KafkaSettings, service: ServiceProcess, http_receiver: HttpReceiver
+    kafka: KafkaSettings, service: AlertingProcess, http_receiver: HttpReceiver
 ) -> None:
     service.start()
     http_receiver.status = 503  # receiver down: notifications stay pending in the outbox
@@ -158,7 +124,7 @@ def test_kill9_during_group_wait_notifies_once_after_restart(
     The group (with its timer) is in Redis, so the restarted process sends it, once."""
     port = free_port()
     env = service_env(kafka, redis_settings, write_config(tmp_path, config(http_receiver.url, "4s")), port)
-    svc = ServiceProcess(env, port, tmp_path / "alerting.log")
+    svc = AlertingProcess(env, port, tmp_path / "alerting.log")
     try:
         svc.start()
         send(kafka, metrics("m-w", 0.5))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +15,8 @@ import httpx
 import pytest
 import yaml
 
-from mlmon_common.devstack import free_port
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import wait_for
+from mlmon_common.testing import ServiceProcess, wait_for
 
 #: The slow job: records each start, then waits (bounded) for the test to release it.
 SLOW_JOB = """
@@ -33,51 +31,8 @@ print("released")
 """
 
 
-class Service:
-    """``python -m mlmon_maintenance`` as a child process."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
-
-    def start(self) -> str:
-        port = free_port()
-        env = {**self.env, "MLMON_HTTP_PORT": str(port)}
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mlmon_maintenance"], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        self.url = f"http://127.0.0.1:{port}"
-        wait_for(self._ready, 60, "maintenance service ready")
-        return self.url
-
-    def _ready(self) -> bool:
-        assert self.proc is not None
-        assert self.proc.poll() is None, self.log.read_text()[-3000:]
-        try:
-            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
-
-
 @pytest.fixture
-def svc(kafka: KafkaSettings, redis_settings: RedisSettings, tmp_path: Path, mt: Any) -> Iterator[Service]:
+def svc(kafka: KafkaSettings, redis_settings: RedisSettings, tmp_path: Path, mt: Any) -> Iterator[ServiceProcess]:
     config = {
         "maintenance": {
             "executors": {
@@ -102,7 +57,7 @@ def svc(kafka: KafkaSettings, redis_settings: RedisSettings, tmp_path: Path, mt:
         "MLMON_CONFIG": str(tmp_path / "mlmon.yml"),
         "MLMON_MAINTENANCE_WORKER_POLL_S": "0.1",
     }
-    service = Service(env, tmp_path / "service.log")
+    service = ServiceProcess("mlmon_maintenance", env, tmp_path / "service.log")
     try:
         yield service
     finally:
@@ -132,7 +87,7 @@ def _finished(url: str, plan_id: str) -> dict[str, Any] | None:
     return plan if plan["state"] in ("succeeded", "failed") else None
 
 
-def test_kill9_mid_job_reattaches_and_never_reruns(svc: Service, tmp_path: Path, mt: Any) -> None:
+def test_kill9_mid_job_reattaches_and_never_reruns(svc: ServiceProcess, tmp_path: Path, mt: Any) -> None:
     plan_id = _start_job(svc.start(), tmp_path, mt.AUTH)
     svc.kill9()
 
@@ -151,7 +106,7 @@ def test_kill9_mid_job_reattaches_and_never_reruns(svc: Service, tmp_path: Path,
     assert states == [("ops", "proposed"), ("ops", "approved"), ("worker", "running"), ("worker", "succeeded")]
 
 
-def test_kill9_of_service_and_job_marks_failed_never_reruns(svc: Service, tmp_path: Path, mt: Any) -> None:
+def test_kill9_of_service_and_job_marks_failed_never_reruns(svc: ServiceProcess, tmp_path: Path, mt: Any) -> None:
     plan_id = _start_job(svc.start(), tmp_path, mt.AUTH)
     svc.kill9()
     state = json.loads(next((tmp_path / "jobs").glob("*/state.json")).read_text())

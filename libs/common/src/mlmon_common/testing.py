@@ -5,11 +5,16 @@ Bounded waits only: every helper takes a timeout and raises ``TimeoutError`` nam
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, Message
@@ -82,3 +87,65 @@ def serve_in_thread(app: Any, port: int, host: str = "127.0.0.1", timeout_s: flo
     finally:
         server.should_exit = True
         thread.join(timeout_s)
+
+
+class ServiceProcess:
+    """A service run as a real child process (``python -m <module>``) for kill -9 / restart tests.
+
+    A fresh free port is taken at each :meth:`start` unless ``port`` is given; ``log`` collects stdout/stderr
+    of every run (its tail is in the error when the process dies before it is ready).
+    """
+
+    def __init__(self, module: str, env: dict[str, str], log: Path, port: int | None = None) -> None:
+        self.module = module
+        self.env = env
+        self.log = log
+        self.port = port
+        self.url = ""
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_timeout_s: float = 60.0) -> str:
+        from mlmon_common.devstack import free_port
+
+        port = self.port or free_port()
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                env={**self.env, "MLMON_HTTP_PORT": str(port)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.url = f"http://127.0.0.1:{port}"
+        wait_for(self.ready, ready_timeout_s, f"{self.module} ready at {self.url}")
+        return self.url
+
+    def ready(self) -> bool:
+        assert self.proc is not None, "not started"
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.module} exited with {self.proc.returncode}: {self.tail()}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as resp:  # noqa: S310 - loopback
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+    def kill9(self, timeout_s: float = 30.0) -> None:
+        assert self.proc is not None, "not started"
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout_s)
+
+    def stop(self, timeout_s: float = 30.0) -> int | None:
+        """SIGTERM, wait, then SIGKILL; returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout_s)
+        return self.proc.returncode
