@@ -119,7 +119,7 @@ def test_services_and_profiles(compose: dict[str, Any]) -> None:
     assert set(services) == {"kafka", "redis", "kafka-init", *SERVICES, "simulator", "resource-agent"}
     assert {n for n, s in services.items() if s.get("profiles")} == {"simulator", "resource-agent"}
     assert services["simulator"]["profiles"] == ["sim"]
-    assert services["simulator"]["command"] == ["simulate"]
+    assert services["simulator"]["command"] == ["simulate", "--register", "--loop"]
     assert services["resource-agent"]["command"] == ["agent", "--service", "simulator"]
     assert services["resource-agent"]["pid"] == "service:simulator"
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI
 
 from mlmon_common import logging as mlmon_logging
 from mlmon_common.http import Probes, create_app, serve
-from mlmon_common.kafka import ConsumerRunner, EventProducer, Handler
+from mlmon_common.kafka import ConsumerRunner, EventProducer, Handler, RetryPolicy
 from mlmon_common.settings import ServiceSettings
 from mlmon_common.store import connect
 from mlmon_common.telemetry import ServiceTelemetry
@@ -74,6 +74,7 @@ class ServiceRuntime:
             topics=topics,
             handler=handler,
             producer=kwargs.pop("producer", None) or self.producer(f"{self.name}-out"),
+            retry=kwargs.pop("retry", None) or RetryPolicy(deadline_s=self.settings.retry_deadline_s),
             observe=self.telemetry.observe,
             **kwargs,
         )

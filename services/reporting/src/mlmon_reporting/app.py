@@ -18,7 +18,6 @@ from mlmon_common.config import load_section
 from mlmon_common.errors import RetryableError
 from mlmon_common.events import utcnow
 from mlmon_common.kafka import Handler, Item, Rejected
-from mlmon_common.probes import broker_check
 from mlmon_common.service import ServiceRuntime, ServiceSpec
 from mlmon_reporting import mailer
 from mlmon_reporting.api import routers
@@ -85,7 +84,6 @@ def build(settings: ReportingSettings | None = None) -> tuple[ServiceRuntime, Fa
     settings = settings or ReportingSettings()
     config = load_section(settings.config, "reporting", ReportingConfig)
     runtime = ServiceRuntime(SERVICE.name, settings)
-    runtime.probes.readiness["kafka"] = broker_check(settings.kafka)
     opts = settings.reporting
     store = RedisSeriesStore(runtime.redis(), settings.redis.key_prefix, config)
     broadcaster = Broadcaster(opts.sse_queue_size, opts.sse_max_clients)
