@@ -112,6 +112,8 @@ class ServiceRuntime:
                 logger.error("consumer did not stop within the drain timeout", extra={"thread": thread.name})
         for hook in self.on_stop:
             hook()
+        for producer in self.telemetry.producers:  # flush and release every client this runtime made
+            producer.close()
         logger.info("service stopped")
 
     def app(self, routers: Sequence[APIRouter] = ()) -> FastAPI:
