@@ -19,6 +19,7 @@ import argparse
 import heapq
 import logging
 import math
+import os
 import random
 import uuid
 from collections import Counter
@@ -41,6 +42,9 @@ from mlmon_common.events import LabelEvent, PredictionEvent, utcnow
 logger = logging.getLogger(__name__)
 SimEvent = PredictionEvent | LabelEvent
 EARLY_LABEL_MAX_S = 5.0
+#: Defaults of ``--scenario``/``--speed`` (so ``mlmon up``, which starts ``simulate`` itself, can run a scripted fleet).
+SCENARIO_ENV = "MLMON_COLLECTOR_SIMULATE_SCENARIO"
+SPEED_ENV = "MLMON_COLLECTOR_SIMULATE_SPEED"
 
 
 def _event_id(rng: random.Random) -> str:
@@ -210,7 +214,10 @@ class SimulateOptions:
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
@@ -218,11 +225,21 @@ def _positive_float(text: str) -> float:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The scenario options (shared by ``python -m mlmon_collector simulate`` and ``mlmon simulate``)."""
-    p.add_argument("--scenario", type=Path, help="scenario YAML (default: the built-in 3-model fleet)")
+    p.add_argument(
+        "--scenario",
+        type=Path,
+        default=os.environ.get(SCENARIO_ENV) or None,
+        help=f"scenario YAML (default: ${SCENARIO_ENV}, else the built-in 3-model fleet)",
+    )
     p.add_argument("--seed", type=int, help="override the scenario seed")
     p.add_argument("--duration", type=_positive_float, help="override duration_s (seconds of simulated time)")
     p.add_argument("--run-id", help="prefix making prediction ids unique across runs")
-    p.add_argument("--speed", type=_positive_float, default=1.0, help="x real time; 0 = as fast as possible")
+    p.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=os.environ.get(SPEED_ENV, "1.0"),
+        help=f"x real time; 0 = as fast as possible (default: ${SPEED_ENV}, else 1)",
+    )
     p.add_argument("--limit", type=int, help="stop after this many events")
 
 
