@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mlmon_common.errors import RetryableError
 from mlmon_common.settings import HttpSettings, ServiceSettings
 from mlmon_common.telemetry import ServiceTelemetry
 
@@ -73,29 +74,40 @@ class BodyLimit:
             await self._reject(send)
             return
         seen = 0
+        state = {"too_large": False, "started": False}
 
         async def limited() -> Message:
             nonlocal seen
+            if state["too_large"]:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _BodyTooLargeError
+                if seen > self.max_bytes:  # a streamed (chunked) body passed the limit: answer 413 ourselves
+                    state["too_large"] = True
+                    if not state["started"]:
+                        state["started"] = True
+                        await self._reject(send)
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded(message: Message) -> None:
+            if state["too_large"]:
+                return  # the 413 was sent; whatever the app answers to the disconnect is dropped
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            await send(message)
+
         try:
-            await self.app(scope, limited, send)
-        except _BodyTooLargeError:
-            await self._reject(send)
+            await self.app(scope, limited, guarded)
+        except Exception:
+            if not state["too_large"]:
+                raise
 
     async def _reject(self, send: Send) -> None:
         body = b'{"detail":"request body exceeds the limit of %d bytes"}' % self.max_bytes
         await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})
-
-
-class _BodyTooLargeError(Exception):
-    pass
 
 
 def api_key_dependency(settings: ServiceSettings) -> Callable[[Request], None]:
@@ -144,6 +156,12 @@ def create_app(
     @app.get("/metrics", tags=["ops"])
     def metrics() -> Response:
         return Response(generate_latest(telemetry.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(RetryableError)
+    async def unavailable(request: Request, exc: RetryableError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"temporarily unavailable: {exc}"}, status_code=503, headers={"Retry-After": "5"}
+        )
 
     for router in routers:
         app.include_router(router)

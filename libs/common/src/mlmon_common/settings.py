@@ -10,11 +10,14 @@ The full reference is ``docs/configuration.md``.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SECRET_NAME = re.compile(r"password|secret|key|token|credential", re.IGNORECASE)
 
 #: Values that mean "nobody set a secret": refused outside ``env=dev``/``test``.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "dev", "dev-key", "secret", "test"})
@@ -126,5 +129,11 @@ class ServiceSettings(BaseSettings):
         return self
 
     def log_effective(self, logger: logging.Logger) -> None:
-        """Log the effective configuration once at start-up; secrets print as ``**********``."""
-        logger.info("effective configuration", extra={"settings": self.model_dump(mode="json")})
+        """Log the effective configuration once at start-up; secrets print as ``**********``, and so do
+        librdkafka properties in ``kafka.extra`` whose name says they are secret."""
+        doc = self.model_dump(mode="json")
+        extra = doc.get("kafka", {}).get("extra", {})
+        for name in extra:
+            if _SECRET_NAME.search(name):
+                extra[name] = "**********"
+        logger.info("effective configuration", extra={"settings": doc})

@@ -45,6 +45,7 @@ from mlmon_alerting.thresholds import (
     Thresholds,
     ThresholdsConfig,
 )
+from mlmon_common.errors import ConfigError as CommonConfigError
 from mlmon_common.events import Severity
 
 __all__ = [
@@ -79,7 +80,7 @@ OTHER_SECTIONS = frozenset({"collector", "drift", "maintenance", "reporting"})
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class ConfigError(ValueError):
+class ConfigError(CommonConfigError, ValueError):
     """An invalid config file; ``str()`` lists ``file: path: problem`` lines."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
@@ -193,11 +194,17 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return out or "(root)"
 
 
-def _resolve_env(node: Any, env: Mapping[str, str], path: str, problems: list[tuple[str, str]]) -> Any:
+def _resolve_env(
+    node: Any, env: Mapping[str, str], path: str, problems: list[tuple[str, str]], seen: frozenset[int] = frozenset()
+) -> Any:
+    if isinstance(node, dict | list):
+        if id(node) in seen:  # a YAML anchor that contains itself
+            raise ConfigError("(config)", [(path or "(root)", "a YAML alias refers to itself (cyclic anchor)")])
+        seen = seen | {id(node)}
     if isinstance(node, dict):
-        return {k: _resolve_env(v, env, f"{path}.{k}" if path else str(k), problems) for k, v in node.items()}
+        return {k: _resolve_env(v, env, f"{path}.{k}" if path else str(k), problems, seen) for k, v in node.items()}
     if isinstance(node, list):
-        return [_resolve_env(v, env, f"{path}[{i}]", problems) for i, v in enumerate(node)]
+        return [_resolve_env(v, env, f"{path}[{i}]", problems, seen) for i, v in enumerate(node)]
     if isinstance(node, str) and "${" in node:
 
         def sub(m: re.Match[str]) -> str:
@@ -244,6 +251,8 @@ def parse_config(text: str, source: str = "<string>", env: Mapping[str, str] | N
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(root)"
         raise ConfigError(source, [(where, f"invalid YAML: {getattr(exc, 'problem', None) or exc}")]) from None
+    except RecursionError:
+        raise ConfigError(source, [("(root)", "invalid YAML: nested too deeply")]) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -258,7 +267,10 @@ def parse_config(text: str, source: str = "<string>", env: Mapping[str, str] | N
     section = raw.get("alerting", raw) or {}
     prefix = "alerting." if "alerting" in raw else ""
     problems: list[tuple[str, str]] = []
-    section = _resolve_env(section, os.environ if env is None else env, prefix.rstrip("."), problems)
+    try:
+        section = _resolve_env(section, os.environ if env is None else env, prefix.rstrip("."), problems)
+    except ConfigError as exc:
+        raise ConfigError(source, exc.problems) from None
     if problems:
         raise ConfigError(source, problems)
     try:
@@ -279,4 +291,6 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Alert
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(p), [("(file)", f"cannot read: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(p), [("(file)", f"not UTF-8 text (byte {exc.start})")]) from None
     return parse_config(text, source=str(p), env=env)
