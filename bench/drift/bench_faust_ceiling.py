@@ -1,8 +1,9 @@
 """The ceiling faust itself puts on a worker: a no-op agent (``take_events``, as the drift worker) over N
 pre-produced 14-feature prediction records, same consumer settings as the drift service.
+``--batched`` delivers one stream event per fetched batch of one partition, as the drift worker now does.
 
 Run: cd /work/main && UV_PYTHON_DOWNLOADS=never uv run python bench/drift/bench_faust_ceiling.py \\
-         [--events N] [--no-uvloop]
+         [--events N] [--no-uvloop] [--batched]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mlmon_common.events import PredictionEvent
 from mlmon_common.kafka import EventProducer, ensure_topics, wait_for_broker
 from mlmon_common.settings import KafkaSettings
 from mlmon_common.testing import unique
+from mlmon_drift.batching import BATCH_SERIALIZER, use_batches
 from mlmon_drift.stream import use_fetch_max_wait
 
 FEATURES = {f"n{i}": i * 1.5 for i in range(10)} | {"c0": "a", "c1": "x", "c2": True, "c3": "L3"}
@@ -33,6 +35,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--no-uvloop", action="store_true")
+    parser.add_argument(
+        "--batched", action="store_true", help="deliver one event per fetched batch (mlmon_drift.batching)"
+    )
     args = parser.parse_args()
     if not args.no_uvloop:
         import uvloop
@@ -50,12 +55,12 @@ def main() -> None:
             event = PredictionEvent(model_id=f"m{i % 10}", prediction_id=f"p{i}", features=FEATURES, score=0.5)
             producer.send(topics.PREDICTIONS.name, event)
         producer.close(60)
-        _consume(kafka, args.events, "uvloop" if not args.no_uvloop else "asyncio")
+        _consume(kafka, args.events, "uvloop" if not args.no_uvloop else "asyncio", batched=args.batched)
     finally:
         stop_process(pid)
 
 
-def _consume(kafka: KafkaSettings, n: int, loop_name: str) -> None:
+def _consume(kafka: KafkaSettings, n: int, loop_name: str, *, batched: bool) -> None:
     use_fetch_max_wait(kafka.fetch_wait_max_ms)
     app = faust.App(
         f"{kafka.group_prefix}-drift",
@@ -68,14 +73,20 @@ def _consume(kafka: KafkaSettings, n: int, loop_name: str) -> None:
         web_bind="127.0.0.1",
         web_enabled=False,
         datadir=tempfile.mkdtemp(),
+        broker_max_poll_records=500,
     )
-    topic = app.topic(kafka.topic(topics.PREDICTIONS.name), key_serializer="raw", value_serializer="raw")
+    codec = "raw"
+    if batched:
+        use_batches(app)
+        codec, loop_name = BATCH_SERIALIZER, f"{loop_name}, batched"
+    topic = app.topic(kafka.topic(topics.PREDICTIONS.name), key_serializer=codec, value_serializer=codec)
     state: dict[str, Any] = {"n": 0}
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False, redirect_stdouts=False)
 
     @app.agent(topic)
     async def noop(stream: Any) -> None:
-        async for batch in stream.take_events(500, within=0.05):
+        batches = stream if batched else stream.take_events(500, within=0.05)
+        async for batch in batches:
             if "t0" not in state:
                 state["t0"], state["c0"] = time.perf_counter(), time.process_time()
             state["n"] += len(batch)

@@ -91,15 +91,17 @@ def main() -> None:
         "MLMON_KAFKA_GROUP_PREFIX": kafka.group_prefix,
         "MLMON_REDIS_URL": f"redis://127.0.0.1:{rport}/0",
         "MLMON_HTTP_PORT": str(port),
-        "MLMON_LOG_LEVEL": "WARNING",
+        "MLMON_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
     }
     log = (run / "worker.log").open("wb")
     profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
     argv = [sys.executable, *profile, "-m", "mlmon_drift"]
     proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    launched = time.perf_counter()
     try:
-        wait_for(lambda: _safe(lambda: _processed(url) > 0), 60, "first processed record", interval_s=0.01)
+        wait_for(lambda: _safe(lambda: _processed(url) > 0), 180, "first processed record", interval_s=0.01)
+        sys.stdout.write(f"first record processed {time.perf_counter() - launched:.1f} s after the launch\n")
         t0, cpu0, n0 = time.perf_counter(), _cpu_seconds(proc.pid), _processed(url)
         wait_for(lambda: _processed(url) >= total, 600, f"{total} records processed", interval_s=0.1)
         t1, cpu1 = time.perf_counter(), _cpu_seconds(proc.pid)

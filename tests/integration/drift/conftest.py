@@ -97,7 +97,7 @@ class Workers:
             self.wait_ready(worker)
         return worker
 
-    def wait_ready(self, worker: DriftProcess, timeout_s: float = 45.0) -> None:
+    def wait_ready(self, worker: DriftProcess, timeout_s: float = 120.0) -> None:
         def ready() -> bool:
             if worker.proc.poll() is not None:
                 raise RuntimeError(f"drift worker exited with {worker.proc.returncode}:\n{worker.tail()}")

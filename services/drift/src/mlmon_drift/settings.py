@@ -35,7 +35,9 @@ class DriftOptions(BaseModel):
     web_port: int = Field(0, ge=0, le=65535, description="port of faust's own web server on 127.0.0.1 (0 = any free)")
     stall_after_s: float = Field(15.0, gt=0, description="/readyz fails when the stream loop is silent this long")
     uvloop: bool = Field(True, description="run the stream on uvloop (about 30 % more records per CPU-second)")
-    max_batch: int = Field(500, ge=1, description="events an agent takes from its stream at once")
+    max_batch: int = Field(
+        500, ge=1, description="records per consumer poll; each partition's share reaches the agent as one batch event"
+    )
 
 
 class DriftSettings(ServiceSettings):

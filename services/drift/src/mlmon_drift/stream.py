@@ -4,6 +4,8 @@ Consumer group ``<group_prefix>-drift`` (the faust app id); several workers spli
 (predictions and outcomes have the same partition count, so faust co-partitions them: one model's predictions
 and outcomes reach the same worker). Topics are raw bytes, validated with pydantic inside the loop; each record
 is handled in its own try/except, a failing record goes to the dead-letter topic and the agent continues.
+Records arrive batched (:mod:`mlmon_drift.batching`): one stream event per partition per consumer poll, acked
+once its last record is handled, which cuts faust's per-record overhead (about 60 us) out of the hot path.
 
 Offsets and state: faust's own periodic commit is switched off. Every ``checkpoint_interval_s`` (or
 ``checkpoint_every_events``) the worker flushes its producer, writes the changed monitors to Redis and only then
@@ -30,6 +32,7 @@ from mlmon_common import topics
 from mlmon_common.devstack import free_port
 from mlmon_common.errors import ConfigError, RetryableError
 from mlmon_common.settings import KafkaSettings
+from mlmon_drift.batching import BATCH_SERIALIZER, use_batches
 from mlmon_drift.settings import DriftOptions
 from mlmon_drift.worker import OUTCOMES, PREDICTIONS, DriftWorker
 
@@ -137,9 +140,15 @@ def create_stream_app(
         web_port=options.web_port or free_port(),
         autodiscover=False,
         stream_wait_empty=True,
+        broker_max_poll_records=options.max_batch,
     )
-    pred_topic = app.topic(kafka.topic(topics.PREDICTIONS.name), key_serializer="raw", value_serializer="raw")
-    out_topic = app.topic(kafka.topic(topics.OUTCOMES.name), key_serializer="raw", value_serializer="raw")
+    use_batches(app)
+    pred_topic = app.topic(
+        kafka.topic(topics.PREDICTIONS.name), key_serializer=BATCH_SERIALIZER, value_serializer=BATCH_SERIALIZER
+    )
+    out_topic = app.topic(
+        kafka.topic(topics.OUTCOMES.name), key_serializer=BATCH_SERIALIZER, value_serializer=BATCH_SERIALIZER
+    )
     commit_lock = asyncio.Lock()
 
     async def checkpoint_round() -> None:
@@ -149,32 +158,35 @@ def create_stream_app(
             worker.checkpoint()
             await app.consumer.commit()
 
-    async def apply_with_retry(kind: str, event: faust.types.EventT) -> None:
-        msg = event.message
+    async def retry(kind: str, record: Any) -> None:
+        """Retry a record whose first attempt hit a ``RetryableError`` (Redis down) until the deadline."""
         deadline = time.monotonic() + retry_deadline_s
         delay = 0.2
         while True:
+            logger.warning("retrying a record", extra={"topic": record.topic, "offset": record.offset})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
             try:
-                worker.process(kind, msg.value, msg.partition, msg.offset)
+                worker.process(kind, record.value, record.partition, record.offset)
                 return
             except RetryableError:
                 if time.monotonic() > deadline:
                     raise
-                logger.warning("retrying a record", extra={"topic": msg.topic, "offset": msg.offset})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     async def consume(kind: str, stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(options.max_batch, within=0.05):
-            for event in batch:
+        # one stream event per fetched batch of one partition (RecordBatch); faust acks it after the loop body
+        async for batch in stream:
+            for record in batch:
                 try:
-                    await apply_with_retry(kind, event)
-                except Exception as exc:  # never let one record kill the agent (faust#175)
-                    msg = event.message
                     try:
-                        worker.dead_letter(msg.topic, msg.partition, msg.offset, msg.key, msg.value, exc)
+                        worker.process(kind, record.value, record.partition, record.offset)
+                    except RetryableError:
+                        await retry(kind, record)
+                except Exception as exc:  # never let one record kill the agent (faust#175)
+                    try:
+                        worker.dead_letter(record.topic, record.partition, record.offset, record.key, record.value, exc)
                     except Exception:
-                        logger.exception("could not dead-letter a record", extra={"offset": msg.offset})
+                        logger.exception("could not dead-letter a record", extra={"offset": record.offset})
             worker.metrics.processed(kind, len(batch))
             health.beat = time.monotonic()
             if worker.events_since_checkpoint >= options.checkpoint_every_events:
