@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
+from mlmon_collector import joiner_store
+from mlmon_collector.canonical import RawPrediction, decode_raw
 from mlmon_collector.joiner_store import JoinStore
 from mlmon_common.events import LabelEvent, PredictionEvent
 from mlmon_common.settings import RedisSettings
@@ -109,7 +111,9 @@ def test_memory_per_pending_prediction(redis_client: redis.Redis, redis_settings
         for i in range(n)
     ]
     assert len(events[0].to_json()) > 400
-    join.process([(e, f"t:0:{i}") for i, e in enumerate(events)], task)
+    decoded = [decode_raw(e.to_json()) for e in events]  # what the service stores: the raw bytes, kept
+    assert all(isinstance(d, RawPrediction) for d in decoded)
+    join.process([(d.event, f"t:0:{i}", d.pending()) for i, d in enumerate(decoded)], task)  # type: ignore[union-attr]
     assert redis_client.zcard(join.base + "pending") == n
     keys = [join.base.encode() + m for m in redis_client.zrange(join.base + "pending", 0, 199)]
     assert keys[0] in {join.pending_key("bench-model", e.prediction_id) for e in events}
@@ -127,3 +131,40 @@ def test_prediction_and_label_in_one_batch_leave_nothing_pending(
     assert [o.prediction_id for o in result.outcomes] == ["a"]
     join.confirm(result.claimed)
     assert join.stats()["pending"] == 1
+
+
+def test_a_join_abandoned_before_its_reply_leaves_no_half_read_connection(
+    redis_client: redis.Redis, redis_settings: RedisSettings
+) -> None:
+    join = store(redis_client, redis_settings, Clock())
+    call = join.submit([(pred("a"), "t:0:0")])
+    call.close()  # e.g. publishing the batch failed: the reply is never read
+    result = join.process([(label("a"), "l:0:0")], task)  # a pooled connection must not return the old reply
+    assert [o.prediction_id for o in result.outcomes] == ["a"]
+
+
+def test_the_join_script_is_reloaded_after_a_script_flush(
+    redis_client: redis.Redis, redis_settings: RedisSettings
+) -> None:
+    join = store(redis_client, redis_settings, Clock())
+    assert join.process([(pred("a"), "t:0:0")], task).waiting == 1
+    redis_client.script_flush()
+    result = join.process([(label("a"), "l:0:0")], task)
+    assert [o.prediction_id for o in result.outcomes] == ["a"]
+
+
+def test_a_batch_split_into_several_script_calls_joins_like_one(
+    redis_client: redis.Redis, redis_settings: RedisSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(joiner_store, "CHUNK", 2)
+    join = store(redis_client, redis_settings, Clock())
+    batch = [(pred("a"), "t:0:0"), (pred("b"), "t:0:1"), (label("a"), "l:0:0"), (label("a"), "l:0:1")]
+    batch += [(label("c"), "l:0:2"), (pred("c"), "t:0:2"), (pred("d"), "t:0:3")]
+    result = join.process(batch, task)
+    assert sorted(o.prediction_id for o in result.outcomes) == ["a", "c"]
+    assert (result.duplicates, result.waiting) == (1, 4)  # waiting: a, b, label c, d when they arrived
+    join.confirm(result.claimed)
+    redis_client.script_flush()
+    again = join.process(batch, task)  # a replay after a confirm: nothing new, every script call reloaded
+    assert (again.outcomes, again.duplicates) == ([], 7)
+    assert join.stats()["pending"] == 2

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["business", "config", "ingest", "join", "metrics", "registry", "scenario", "simulate", "system",
+MODULES = ["business", "canonical", "config", "ingest", "join", "metrics", "registry", "scenario", "simulate", "system",
            "watermark", "windows"]  # fmt: skip
 
 

@@ -163,3 +163,29 @@ def test_config_defaults_and_registry() -> None:
 def test_config_validation(data: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         CollectorConfig.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"age": 18.0},  # integral float: clean for the full check, not for the fast one
+        {"age": True},
+        {"age": 101},
+        {"income": -1},
+        {"income": 7},
+        {"plan": "gold"},
+        {"plan": 1},
+        {"active": 1},
+        {"city": None},
+        {"city": 3},
+        {"zip": "1"},
+    ],
+)
+def test_fast_clean_test_never_disagrees_with_the_full_check(change: dict[str, Any]) -> None:
+    features = GOOD | change
+    slow_clean = check_features(ENTRY.model_copy(update={}), features) == DataQuality()
+    assert not ENTRY.all_clean(features) or slow_clean
+    missing = {k: v for k, v in features.items() if k != "plan"}
+    assert not ENTRY.all_clean(missing)
+    assert ENTRY.all_clean(GOOD)

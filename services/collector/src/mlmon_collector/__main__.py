@@ -15,9 +15,10 @@ from mlmon_common.http import serve
 
 
 def _serve(_args: argparse.Namespace | None = None) -> int:
-    from mlmon_collector.app import build
+    from mlmon_collector.app import build, tune_gc
 
     runtime, app = build()
+    tune_gc()
     serve(app, runtime.settings.http)
     return 0
 

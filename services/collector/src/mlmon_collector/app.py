@@ -9,6 +9,7 @@ windows. HTTP: ingest and the model registry (``api/``).
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from mlmon_collector.api import ingest as ingest_api, models as models_api
-from mlmon_collector.canonical import CanonicalStage
+from mlmon_collector.canonical import CanonicalStage, decode_raw
 from mlmon_collector.config import CollectorConfig
 from mlmon_collector.joiner_store import JoinStore
 from mlmon_collector.metrics_stage import MetricsStage
@@ -38,6 +39,20 @@ SERVICE = ServiceSpec(
     description="ingestion edge: validation, late-label join, resource sampling, windowed metrics",
 )
 METRICS_GROUP = "collector-metrics"
+
+
+#: Young-generation GC threshold of a collector process (CPython's default: 700 allocations). A consumer
+#: batch keeps thousands of decoded events alive, so the default collects (and promotes) them over and over;
+#: measured: 15.8 instead of 19.5-21.6 us of CPU per raw event (bench/collector/RESULTS.md).
+GC_THRESHOLD = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Once the service is built: freeze what start-up allocated (never scanned again) and collect the young
+    generation less often. Memory of cyclic garbage is bounded by the threshold (a few MB)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
 
 
 def _timer(jobs: list[Callable[[], object]], interval_s: float, stop: threading.Event) -> None:
@@ -67,7 +82,11 @@ def build(
         out = runtime.producer(f"{SERVICE.name}-canonical")
         canonical = CanonicalStage(catalog, join, out, settings.kafka, sweep_interval_s=opts.sweep_interval_s)
         runtime.consumer(
-            [topics.RAW_PREDICTIONS, topics.RAW_LABELS], canonical.handle, producer=out, batch_size=opts.batch_size
+            [topics.RAW_PREDICTIONS, topics.RAW_LABELS],
+            canonical.handle,
+            producer=out,
+            batch_size=opts.batch_size,
+            decode=decode_raw,
         )
         jobs.append(canonical.sweep_if_due)
     if opts.metrics_enabled:

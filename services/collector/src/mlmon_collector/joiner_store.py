@@ -30,6 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import redis
+from redis.connection import Connection
+from redis.exceptions import NoScriptError
 
 from mlmon_collector.join import make_outcome
 from mlmon_collector.metrics import Task
@@ -148,6 +150,59 @@ def join_key(model_id: str, prediction_id: str) -> bytes:
     return hashlib.blake2b(f"{model_id}\x00{prediction_id}".encode(), digest_size=16).digest()
 
 
+#: Items per script call: a batch is sent as several calls in one write, so Redis serves other clients
+#: between them (a call holds Redis for a few ms) and a large batch never makes one huge script run.
+CHUNK = 1000
+
+Chunk = tuple[int, list[str | bytes | int]]  # (index of its first item in the batch, script arguments)
+
+
+class JoinCall:
+    """One batch's join in flight on its own connection: sent at creation, replies read by :meth:`result`."""
+
+    def __init__(self, store: JoinStore, items: Sequence[JoinItem], oids: list[bytes], chunks: list[Chunk]) -> None:
+        self._store, self._items, self._oids, self._chunks = store, items, oids, chunks
+        self._conn: Connection | None = None
+        self._read = False
+        if chunks:
+            self._conn = store._r.connection_pool.get_connection()
+            try:
+                sha = store._join.sha
+                self._conn.send_packed_command(self._conn.pack_commands([("EVALSHA", sha, 0, *a) for _, a in chunks]))
+            except BaseException:
+                self.close()
+                raise
+
+    @retryable
+    def result(self, task_of: Callable[[str], Task]) -> JoinResult:
+        if self._conn is None:
+            return JoinResult()
+        replies: list[list | None] = []
+        try:
+            for _ in self._chunks:
+                try:
+                    replies.append(self._conn.read_response())
+                except NoScriptError:  # a restarted or flushed Redis: run that call again below
+                    replies.append(None)
+            self._read = True
+        finally:
+            self.close()
+        for k, reply in enumerate(replies):
+            if reply is None:  # redis-py's script call loads the script and retries
+                replies[k] = self._store._join(args=self._chunks[k][1])
+        merged = [(first, reply) for (first, _), reply in zip(self._chunks, replies, strict=True)]
+        return self._store._outcomes(self._items, self._oids, merged, task_of)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Give the connection back; dropped if a reply may be unread (never reused half-read)."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if not self._read:
+            conn.disconnect()
+        self._store._r.connection_pool.release(conn)
+
+
 class JoinStore:
     def __init__(
         self,
@@ -178,33 +233,55 @@ class JoinStore:
             return event.model_dump_json(include=_INCLUDE).encode()
         return event.to_json()
 
-    @retryable
     def process(self, items: Sequence[JoinItem], task_of: Callable[[str], Task]) -> JoinResult:
         """Join a batch of events in order (payload computed when not given); one Redis round trip."""
-        result = JoinResult()
-        if not items:
-            return result
+        call = self.submit(items)
+        try:
+            return call.result(task_of)
+        finally:
+            call.close()
+
+    @retryable
+    def submit(self, items: Sequence[JoinItem]) -> JoinCall:
+        """Send the join of a batch without waiting: :meth:`JoinCall.result` reads the replies (the caller
+        works meanwhile); :meth:`JoinCall.close` must follow in every case."""
         now_ms = int(self._clock() * 1000)
-        args: list[str | bytes | int] = [self.base, self.ttl_ms, now_ms + self.ttl_ms, self.max_pending]
-        oids = []
-        for item in items:
-            event = item[0]
-            oid = join_key(event.model_id, event.prediction_id)
-            oids.append(oid)
-            payload = item[2] if len(item) == 3 else self.payload(event)
-            kind = b"P" if event.event_type == "prediction" else b"L"
-            args += [kind, oid, kind + payload, item[1]]
-        reply = self._join(args=args)
+        head: list[str | bytes | int] = [self.base, self.ttl_ms, now_ms + self.ttl_ms, self.max_pending]
+        oids: list[bytes] = []
+        chunks: list[Chunk] = []
+        payload_of = self.payload
+        for first in range(0, len(items), CHUNK):
+            args = head.copy()
+            for item in items[first : first + CHUNK]:
+                event = item[0]
+                oid = join_key(event.model_id, event.prediction_id)
+                oids.append(oid)
+                payload = item[2] if len(item) == 3 else payload_of(event)
+                kind = b"P" if event.event_type == "prediction" else b"L"
+                args += [kind, oid, kind + payload, item[1]]
+            chunks.append((first, args))
+        return JoinCall(self, items, oids, chunks)
+
+    def _outcomes(
+        self,
+        items: Sequence[JoinItem],
+        oids: list[bytes],
+        replies: list[tuple[int, list[int | bytes]]],
+        task_of: Callable[[str], Task],
+    ) -> JoinResult:
+        """Each script reply lists ``(position in its call, status, other side)`` of the items that did not wait."""
+        result = JoinResult()
         found = 0
-        for j in range(0, len(reply), 3):
-            i, status, other = int(reply[j]) - 1, reply[j + 1], reply[j + 2]
-            found += 1
-            if status == b"dup":
-                result.duplicates += 1
-                continue
-            result.outcomes.append(self._outcome(items[i][0], other, task_of))
-            result.claimed.append(oids[i])
-            result.reemitted += status == b"reemit"
+        for first, reply in replies:
+            for j in range(0, len(reply), 3):
+                i, status, other = first + int(reply[j]) - 1, reply[j + 1], reply[j + 2]
+                found += 1
+                if status == b"dup":
+                    result.duplicates += 1
+                    continue
+                result.outcomes.append(self._outcome(items[i][0], other, task_of))  # type: ignore[arg-type]
+                result.claimed.append(oids[i])
+                result.reemitted += status == b"reemit"
         result.waiting = len(items) - found
         return result
 

@@ -18,7 +18,7 @@ class CollectorOptions(BaseModel):
 
     canonical_enabled: bool = Field(True, description="run the raw -> canonical consumer (and the join)")
     metrics_enabled: bool = Field(True, description="run the windowed-metrics consumer")
-    batch_size: int = Field(1000, ge=1, le=100_000, description="records per consumer batch")
+    batch_size: int = Field(5000, ge=1, le=100_000, description="records per consumer batch")
     registry_refresh_s: float = Field(5.0, gt=0, description="how often models registered over HTTP are re-read")
     sweep_interval_s: float = Field(5.0, gt=0, description="how often expired pending predictions are counted")
     max_out_of_order_s: float = Field(5.0, ge=0, description="watermark = newest event time minus this")
