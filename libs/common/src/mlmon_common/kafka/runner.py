@@ -199,6 +199,7 @@ class ConsumerRunner:
         cfg.update(config or {})
         self._consumer = Consumer(cfg)
         self._last_lag_check = 0.0
+        self._last_broker_probe = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -224,6 +225,8 @@ class ConsumerRunner:
                 if messages:
                     self.health.broker_down = False
                     self._process(messages)
+                elif self.health.broker_down:
+                    self._probe_broker()
                 self._maybe_update_lag()
         except Exception as exc:
             self.health.crashed = f"{type(exc).__name__}: {exc}"
@@ -396,6 +399,20 @@ class ConsumerRunner:
                 self._consumer.seek(TopicPartition(topic, partition, offset))
             except KafkaException as exc:  # partition revoked meanwhile: the new owner starts there anyway
                 logger.warning("seek failed", extra={"topic": topic, "partition": partition, "error": str(exc)})
+
+    def _probe_broker(self) -> None:
+        """While marked down and idle, ask the broker for metadata (every 2 s) so readiness comes back
+        when it does, not only when the next record arrives."""
+        now = time.monotonic()
+        if now - self._last_broker_probe < 2.0:
+            return
+        self._last_broker_probe = now
+        try:
+            self._consumer.list_topics(timeout=1.0)
+        except KafkaException:
+            return
+        self.health.broker_down = False
+        logger.info("broker reachable again")
 
     def _maybe_update_lag(self) -> None:
         now = time.monotonic()
