@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -154,26 +152,11 @@ def service_env(kafka: KafkaSettings, redis_settings: RedisSettings, config: Pat
     }
 
 
-class FaultProcess(ServiceProcess):
-    """:class:`ServiceProcess` that can be launched without waiting (a stack starts in parallel)."""
-
-    def launch(self) -> None:
-        assert self.port is not None
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module],
-                env={**self.env, "MLMON_HTTP_PORT": str(self.port)},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        self.url = f"http://127.0.0.1:{self.port}"
-
-
 class Stack:
     """The services of one fault scenario as child processes (launched together, readiness awaited)."""
 
     def __init__(self, env: dict[str, str], log_dir: Path, names: Iterable[str] = SERVICES) -> None:
-        self.procs = {n: FaultProcess(f"mlmon_{n}", env, log_dir / f"{n}.log", port=free_port()) for n in names}
+        self.procs = {n: ServiceProcess(f"mlmon_{n}", env, log_dir / f"{n}.log", port=free_port()) for n in names}
 
     def url(self, name: str) -> str:
         return self.procs[name].url

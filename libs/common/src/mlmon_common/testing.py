@@ -104,7 +104,8 @@ class ServiceProcess:
         self.url = ""
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, ready_timeout_s: float = 60.0) -> str:
+    def launch(self) -> str:
+        """Start the process without waiting for readiness (several can start in parallel); returns its URL."""
         from mlmon_common.devstack import free_port
 
         port = self.port or free_port()
@@ -116,6 +117,11 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
             )
         self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    def start(self, ready_timeout_s: float = 60.0) -> str:
+        """Launch and wait until ``/readyz`` answers 200."""
+        self.launch()
         wait_for(self.ready, ready_timeout_s, f"{self.module} ready at {self.url}")
         return self.url
 
