@@ -16,6 +16,7 @@ from mlmon_collector.join import outcome_event_id
 from mlmon_collector.registry import FeatureSpec, ModelEntry
 from mlmon_common import topics
 from mlmon_common.events import DataQuality, Envelope, LabelEvent, OutcomeEvent, PredictionEvent
+from mlmon_common.kafka import origin_of
 from mlmon_common.settings import KafkaSettings
 from mlmon_common.testing import consume_n, unique, wait_for
 
@@ -122,6 +123,12 @@ def test_out_of_order_labels_give_exactly_one_outcome_each_and_replays_none(
     assert quality["never"] == DataQuality(out_of_range=["age"])
     assert quality["after"] == DataQuality()
     assert canonical[sent_predictions[-1].event_id].data_quality == DataQuality(unregistered_model=True)
+    # every canonical record and outcome names the raw record it came from (consumers skip replayed copies)
+    raw_topics = (kafka.topic(topics.RAW_PREDICTIONS.name), kafka.topic(topics.RAW_LABELS.name))
+    for topic, n in ((topics.PREDICTIONS.name, len(canonical)), (topics.OUTCOMES.name, 7)):
+        origins = [origin_of(m.headers()) for m in consume_n(kafka, kafka.topic(topic), n)]
+        assert all(o is not None and o.decode().rsplit(":", 2)[0] in raw_topics for o in origins), origins
+        assert len(set(origins)) == n, "one raw record each"
 
     # Replay: a new consumer group reads every raw record again from the start (same offsets), and the same
     # raw events are produced once more (new offsets). Neither may produce a second outcome.

@@ -7,12 +7,12 @@ import logging
 from collections import Counter
 
 import httpx
-import pytest
 from confluent_kafka import Producer
 
 from mlmon_collector.join import outcome_event_id
 from mlmon_common import topics
 from mlmon_common.events import PredictionEvent
+from mlmon_common.kafka import EventProducer, origin_header
 from mlmon_common.settings import KafkaSettings
 from mlmon_common.testing import unique, wait_for
 
@@ -176,20 +176,16 @@ def test_kill9_each_service_mid_stream_reconciles_every_output(
         assert {(e.model_id, e.prediction_id) for e in canon} == feeder.pids
         assert len({e.event_id for e in canon}) == total
 
-        # The metrics windows count every canonical record once (their own replay is skipped by offset); a
-        # prediction the raw -> canonical consumer republished after its kill -9 is counted again: see
-        # test_republished_canonical_prediction_counts_once (xfail, BUG) below.
-        def on_topic() -> Counter[str]:
-            return Counter(e.model_id for e in canonical())
-
-        wait_for(lambda: final_counts(mets.events(), set(models)) == on_topic(), 60, "metrics windows")
-        try:  # drift skips its own replay by checkpointed offset, so it sees each canonical record once
-            wait_for(lambda: all(_drift_seen(stack, m) == on_topic()[m] for m in models), 30, "drift events_seen")
+        # Each prediction is counted once by the metrics windows and by drift, whatever copies are on the topic:
+        # their own replay is skipped by offset, the copies the killed raw -> canonical consumer republished by
+        # their mlmon.origin header.
+        sent = Counter(m for m, _ in feeder.pids)
+        wait_for(lambda: final_counts(mets.events(), set(models)) == sent, 60, "metrics windows")
+        try:
+            wait_for(lambda: all(_drift_seen(stack, m) == sent[m] for m in models), 30, "drift events_seen")
         except TimeoutError:
             seen = {m: _drift_seen(stack, m) for m in models}
-            raise AssertionError(
-                f"drift events_seen {seen}, on topic {dict(on_topic())}, sent {dict(feeder.sent)}"
-            ) from None
+            raise AssertionError(f"drift events_seen {seen}, sent {dict(sent)}, on topic {len(canon)}") from None
         wait_for(lambda: len(receiver.deliveries(alert_models)) >= len(alert_models), 60, "the alert notifications")
         wait_for(lambda: all(_reporting_alerts(stack, m) for m in alert_models), 30, "alerts stored by reporting")
         wait_for(lambda: all(_plans(stack, m) for m in alert_models), 30, "one plan per alerted model")
@@ -207,19 +203,26 @@ def test_kill9_each_service_mid_stream_reconciles_every_output(
             reader.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the collector's metrics windows count a canonical prediction republished with the same "
-    "event_id (what the raw -> canonical consumer does after a kill -9) a second time",
-    raises=AssertionError,
-)
-def test_republished_canonical_prediction_counts_once(stack: Stack, module_kafka: KafkaSettings) -> None:
+def test_upstream_replay_copies_count_once(stack: Stack, module_kafka: KafkaSettings) -> None:
+    """What a replay of the raw -> canonical consumer publishes after its kill -9: copies with the same
+    event_id and the same mlmon.origin header. The metrics windows and drift count them once; a record from
+    another raw offset, and a record without the header, count."""
     model = unique("rp-")
-    pred, _ = prediction(model, 1)
-    send(module_kafka, topics.PREDICTIONS.name, [pred, pred])  # one prediction, delivered twice
+    (first, _), (second, _), (third, _) = (prediction(model, n) for n in (1, 2, 3))
+    source = unique("replay-src-")  # origins are tracked per source partition: keep this test's own
+    producer = EventProducer(module_kafka, client_id=unique("replay-"))
+    try:
+        for event, offset in ((first, 7), (first, 7), (second, 8), (first, 7), (second, 8)):
+            producer.send(topics.PREDICTIONS.name, event, [origin_header(source, 0, offset)])
+        producer.send(topics.PREDICTIONS.name, third)
+        assert producer.flush(15) == 0, "not acknowledged by the broker"
+    finally:
+        producer.close()
     mets = TopicReader(module_kafka, topics.METRICS.name)
     try:
-        wait_for(lambda: final_counts(mets.events(), {model})[model] >= 1, 30, "the window of the prediction")
-        assert final_counts(mets.events(), {model}) == {model: 1}
+        wait_for(lambda: final_counts(mets.events(), {model})[model] >= 3, 30, "the window of the predictions")
+        wait_for(lambda: _drift_seen(stack, model) >= 3, 30, "drift to see the predictions")
+        assert final_counts(mets.events(), {model}) == {model: 3}
+        assert _drift_seen(stack, model) == 3
     finally:
         mets.close()

@@ -110,3 +110,7 @@ DLQ_SOURCE_TOPIC = "mlmon.source_topic"
 DLQ_SOURCE_PARTITION = "mlmon.source_partition"
 DLQ_SOURCE_OFFSET = "mlmon.source_offset"
 DLQ_SERVICE = "mlmon.service"
+
+#: Header on a derived record: ``<topic>:<partition>:<offset>`` of the consumed record it was derived from
+#: (see :mod:`mlmon_common.kafka.origin`).
+ORIGIN = "mlmon.origin"

@@ -43,6 +43,7 @@ from mlmon_common.errors import RetryableError
 from mlmon_common.events import DataQuality, Event, LabelEvent, PredictionEvent, decode_event
 from mlmon_common.kafka import EventProducer, Item, Record, Rejected
 from mlmon_common.settings import KafkaSettings
+from mlmon_common.topics import ORIGIN
 
 logger = logging.getLogger(__name__)
 
@@ -169,16 +170,16 @@ class CanonicalStage:
         registry = self.catalog.registry()
         batch = CanonicalCounters()
         to_join: list[JoinItem] = []
-        publish: list[RawPrediction | tuple[bytes, PredictionEvent]] = []  # in record order
+        publish: list[tuple[RawPrediction | tuple[bytes, PredictionEvent], str]] = []  # (item, coords), in order
         for event, record in items:  # first what the join needs, so Redis works while the batch is published
             coords = f"{record.topic}:{record.partition}:{record.offset}"
             if type(event) is RawPrediction:
-                publish.append(event)
+                publish.append((event, coords))
                 to_join.append((event.event, coords, event.pending()))
             elif isinstance(event, PredictionEvent):
                 canonical = registry.enrich(event)
                 encoded = canonical.to_json()
-                publish.append((encoded, canonical))
+                publish.append(((encoded, canonical), coords))
                 to_join.append((canonical, coords, pending_payload(canonical, encoded)))
             elif isinstance(event, LabelEvent):
                 to_join.append((event, coords))
@@ -191,8 +192,8 @@ class CanonicalStage:
         finally:
             joining.close()
         send = self.producer.send
-        for outcome in result.outcomes:
-            send(topics.OUTCOMES.name, outcome)
+        for outcome, coords in zip(result.outcomes, result.origins, strict=True):
+            send(topics.OUTCOMES.name, outcome, [(ORIGIN, coords.encode())])
         if result.claimed:
             left = self.producer.flush(self.ack_timeout_s)
             if left or self.producer.take_failures():
@@ -205,18 +206,21 @@ class CanonicalStage:
     def _publish(
         self,
         registry: ModelRegistry,
-        publish: list[RawPrediction | tuple[bytes, PredictionEvent]],
+        publish: list[tuple[RawPrediction | tuple[bytes, PredictionEvent], str]],
         batch: CanonicalCounters,
     ) -> None:
+        """Each canonical prediction carries the ``mlmon.origin`` header (its raw record's coordinates), so
+        consumers skip the copies a replay of this stage publishes (:class:`mlmon_common.kafka.OriginMarks`)."""
         produce, topic, check = self.producer.produce, self._canonical_topic, registry.check
-        for item in publish:
+        for item, coords in publish:
+            origin = [(ORIGIN, coords.encode())]
             if type(item) is RawPrediction:
                 prediction = item.event
                 quality = check(prediction)
-                produce(topic, item.head + quality_tail(quality), prediction.model_id.encode())
+                produce(topic, item.head + quality_tail(quality), prediction.model_id.encode(), origin)
             else:
                 encoded, canonical = item  # type: ignore[misc]
-                produce(topic, encoded, canonical.key)
+                produce(topic, encoded, canonical.key, origin)
                 quality = canonical.data_quality
             if quality is not CLEAN:
                 batch.violations += quality.violations > 0

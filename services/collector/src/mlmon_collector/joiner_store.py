@@ -134,6 +134,7 @@ class JoinResult:
     """What one batch produced: outcomes to publish and the claims to confirm once they are acknowledged."""
 
     outcomes: list[OutcomeEvent] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)  # the coordinates of the record completing each outcome
     claimed: list[bytes] = field(default_factory=list)
     reemitted: int = 0
     waiting: int = 0
@@ -280,6 +281,7 @@ class JoinStore:
                     result.duplicates += 1
                     continue
                 result.outcomes.append(self._outcome(items[i][0], other, task_of))  # type: ignore[arg-type]
+                result.origins.append(items[i][1])
                 result.claimed.append(oids[i])
                 result.reemitted += status == b"reemit"
         result.waiting = len(items) - found

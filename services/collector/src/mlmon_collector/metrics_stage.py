@@ -7,6 +7,8 @@ gives both to the same process. Each partition's :class:`MetricsWindows` is chec
 every batch that touched it, in the same JSON document (one ``SET``, all partitions of a batch in one
 ``MULTI``) as the last applied offset of each input topic-partition. On a restart or a rebalance the state
 is reloaded and records at or below the checkpointed offsets are skipped, so a replay never counts twice.
+The raw -> canonical stage's own replay (after it was killed) republishes copies of canonical records; the
+``mlmon.origin`` marks (:class:`mlmon_common.kafka.OriginMarks`), kept in the same document, skip those.
 
 Metrics events are acknowledged by the broker before the checkpoint that marks them emitted is written;
 when that fails the touched partitions are reloaded from their last checkpoint and the batch is retried
@@ -33,7 +35,7 @@ from mlmon_collector.windows import MetricsWindows
 from mlmon_common import topics
 from mlmon_common.errors import RetryableError
 from mlmon_common.events import MetricsEvent, OutcomeEvent, PredictionEvent, utcnow
-from mlmon_common.kafka import EventProducer, Item, Rejected
+from mlmon_common.kafka import EventProducer, Item, OriginMarks, Rejected
 from mlmon_common.store import TRANSIENT, retryable
 
 logger = logging.getLogger(__name__)
@@ -45,12 +47,14 @@ class PartitionState:
     windows: MetricsWindows
     watermark: Watermark
     offsets: dict[str, int] = field(default_factory=dict)
+    origins: OriginMarks = field(default_factory=OriginMarks)
 
 
 @dataclass
 class MetricsCounters:
     applied: int = 0
     skipped_replayed: int = 0
+    skipped_upstream_copies: int = 0
     emitted: int = 0
     checkpoints: int = 0
 
@@ -109,13 +113,14 @@ class MetricsStage:
                 raise ValueError(f"unsupported checkpoint version {doc.get('version')!r}")
             windows = MetricsWindows.from_state(doc["windows"], **self._params())
             offsets = {str(t): int(o) for t, o in doc["offsets"].items()}
+            origins = OriginMarks.from_state(doc.get("origins"))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:  # never crash the loop on bad state
             logger.error(
                 "unreadable metrics checkpoint; starting empty", extra={"key": self._key(partition), "error": str(exc)}
             )
             return PartitionState(MetricsWindows(**self._params()), watermark)
         logger.info("metrics state restored", extra={"partition": partition, "offsets": offsets})
-        return PartitionState(windows, watermark, offsets)
+        return PartitionState(windows, watermark, offsets, origins)
 
     def _part(self, partition: int) -> PartitionState:
         state = self._parts.get(partition)
@@ -128,7 +133,12 @@ class MetricsStage:
         pipe = self._r.pipeline(transaction=True)
         for p in partitions:
             state = self._parts[p]
-            doc = {"version": CHECKPOINT_VERSION, "offsets": state.offsets, "windows": state.windows.to_state()}
+            doc = {
+                "version": CHECKPOINT_VERSION,
+                "offsets": state.offsets,
+                "origins": state.origins.to_state(),
+                "windows": state.windows.to_state(),
+            }
             pipe.set(self._key(p), json.dumps(doc, separators=(",", ":")))
         pipe.execute()
         self.counters.checkpoints += 1
@@ -162,6 +172,9 @@ class MetricsStage:
                 continue
             state.offsets[record.topic] = record.offset
             touched.add(record.partition)
+            if state.origins.replayed(record.topic, record.origin):
+                self.counters.skipped_upstream_copies += 1
+                continue
             state.windows.registry = registry
             try:
                 if isinstance(event, PredictionEvent):

@@ -4,7 +4,8 @@
 ``mlmon_collector_join_total{kind}``                 outcomes, duplicates, expired (never labelled), evicted
 ``mlmon_collector_canonical_total{kind}``            this process: canonical, labels, outcomes, reemitted,
                                                      violations, unregistered
-``mlmon_collector_metrics_total{kind}``              this process: applied, skipped_replayed, emitted, checkpoints
+``mlmon_collector_metrics_total{kind}``              this process: applied, skipped_replayed,
+                                                     skipped_upstream_copies, emitted, checkpoints
 ``mlmon_collector_windows_open``                     open metrics windows in this process
 ``mlmon_collector_windows_dropped_late``             events later than the allowed lateness (this process)
 """

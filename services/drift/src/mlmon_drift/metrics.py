@@ -2,7 +2,8 @@
 
 ``mlmon_drift_events_processed_total{topic}``, ``mlmon_drift_deadlettered_total{topic,reason}``,
 ``mlmon_drift_events_emitted_total{kind,state}``, ``mlmon_drift_transitions_suppressed_total``,
-``mlmon_drift_replay_skipped_total``, ``mlmon_drift_checkpoints_total``, ``mlmon_drift_restored_total``,
+``mlmon_drift_replay_skipped_total``, ``mlmon_drift_upstream_copies_skipped_total``,
+``mlmon_drift_checkpoints_total``, ``mlmon_drift_restored_total``,
 ``mlmon_drift_models`` (gauge: monitors held by this worker).
 """
 
@@ -27,6 +28,11 @@ class DriftMetrics:
         )
         self.replay_skipped = Counter(
             "mlmon_drift_replay_skipped", "Records a restored checkpoint already covered", registry=registry
+        )
+        self.upstream_copies_skipped = Counter(
+            "mlmon_drift_upstream_copies_skipped",
+            "Canonical records republished by a replay of the collector (mlmon.origin already applied)",
+            registry=registry,
         )
         self.checkpoints = Counter("mlmon_drift_checkpoints", "Model checkpoints written", registry=registry)
         self.restored = Counter("mlmon_drift_restored", "Monitors restored from a checkpoint", registry=registry)

@@ -31,6 +31,7 @@ from faust.types import TP
 from mlmon_common import topics
 from mlmon_common.devstack import free_port
 from mlmon_common.errors import ConfigError, RetryableError
+from mlmon_common.kafka import origin_of
 from mlmon_common.settings import KafkaSettings
 from mlmon_drift.batching import BATCH_SERIALIZER, use_batches
 from mlmon_drift.settings import DriftOptions
@@ -167,7 +168,7 @@ def create_stream_app(
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
             try:
-                worker.process(kind, record.value, record.partition, record.offset)
+                worker.process(kind, record.value, record.partition, record.offset, origin_of(record.headers))
                 return
             except RetryableError:
                 if time.monotonic() > deadline:
@@ -179,7 +180,7 @@ def create_stream_app(
             for record in batch:
                 try:
                     try:
-                        worker.process(kind, record.value, record.partition, record.offset)
+                        worker.process(kind, record.value, record.partition, record.offset, origin_of(record.headers))
                     except RetryableError:
                         await retry(kind, record)
                 except Exception as exc:  # never let one record kill the agent (faust#175)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlmon_common import topics
 from mlmon_common.events import DriftEvent, OutcomeEvent, PredictionEvent, utcnow
-from mlmon_common.kafka import MAX_EVENT_BYTES, EventProducer
+from mlmon_common.kafka import MAX_EVENT_BYTES, EventProducer, OriginMarks, summarise
 from mlmon_common.settings import KafkaSettings
 from mlmon_drift.config import DriftSection
 from mlmon_drift.metrics import DriftMetrics
@@ -44,12 +44,6 @@ class RejectedRecordError(Exception):
         self.error_class = error_class
 
 
-def summarise(exc: ValidationError) -> str:
-    parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:3]]
-    more = f" (+{exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
-    return "; ".join(parts) + more
-
-
 def decode(kind: str, value: bytes | None) -> PredictionEvent | OutcomeEvent:
     """Validate one record of the ``predictions`` or ``outcomes`` topic, or raise ``RejectedRecordError``."""
     if value is None:
@@ -70,11 +64,13 @@ def _finite(value: float) -> float | None:
 
 @dataclass
 class Tracked:
-    """A monitor with the source position it has applied (topic kind -> [partition, offset])."""
+    """A monitor with the source position it has applied (topic kind -> [partition, offset]) and the
+    ``mlmon.origin`` marks that skip copies a replay of the collector republished."""
 
     monitor: ModelMonitor
     partition: int
     offsets: dict[str, list[int]] = field(default_factory=dict)
+    origins: OriginMarks = field(default_factory=OriginMarks)
     dirty: bool = False
     unsaved_reference: bool = False
 
@@ -108,13 +104,18 @@ class DriftWorker:
         self.events_since_checkpoint = 0
 
     # -- records -------------------------------------------------------------------------------------------
-    def process(self, kind: str, value: bytes | None, partition: int, offset: int) -> None:
+    def process(self, kind: str, value: bytes | None, partition: int, offset: int, origin: bytes | None = None) -> None:
         """Apply one record; raises ``RejectedRecordError`` (dead-letter it) or ``RetryableError`` (Redis down,
-        nothing was applied: retry the same record)."""
+        nothing was applied: retry the same record). ``origin``: the record's ``mlmon.origin`` header."""
         event = decode(kind, value)
         tracked = self.monitors.get(event.model_id) or self._load(event.model_id, partition)
         if tracked.covers(kind, partition, offset):
             self.metrics.replay_skipped.inc()
+            return
+        if tracked.origins.replayed(kind, origin):
+            tracked.offsets[kind] = [partition, offset]
+            tracked.dirty = True
+            self.metrics.upstream_copies_skipped.inc()
             return
         mon = tracked.monitor
         if kind == PREDICTIONS:
@@ -165,7 +166,8 @@ class DriftWorker:
             stored = self.store.reference(model_id, version) if version is not None and "builder" not in state else None
             try:
                 mon = ModelMonitor.from_state(state, stored.profile if stored else None)
-                tracked = Tracked(mon, partition, {k: list(v) for k, v in ckpt.get("offsets", {}).items()})
+                offsets = {k: list(v) for k, v in ckpt.get("offsets", {}).items()}
+                tracked = Tracked(mon, partition, offsets, OriginMarks.from_state(ckpt.get("origins")))
                 self.metrics.restored.inc()
                 logger.info("monitor restored", extra={"model_id": model_id, "events_seen": mon.events_seen})
             except ValueError:
@@ -261,6 +263,7 @@ class DriftWorker:
             ckpt = {
                 "monitor": tracked.monitor.to_state(include_reference=False),
                 "offsets": tracked.offsets,
+                "origins": tracked.origins.to_state(),
                 "saved_at": now.isoformat(),
             }
             docs[model_id] = (ckpt, status_doc(tracked, now))

@@ -5,6 +5,7 @@ and everything the batch produced was acknowledged by the broker. Handlers must 
 """
 
 from mlmon_common.kafka.admin import ensure_topics, wait_for_broker
+from mlmon_common.kafka.origin import OriginMarks, origin_header, origin_of
 from mlmon_common.kafka.producer import EventProducer, ProducerStats
 from mlmon_common.kafka.runner import (
     MAX_EVENT_BYTES,
@@ -17,6 +18,7 @@ from mlmon_common.kafka.runner import (
     RunnerHealth,
     RunnerStats,
     per_event,
+    summarise,
 )
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "EventProducer",
     "Handler",
     "Item",
+    "OriginMarks",
     "ProducerStats",
     "Record",
     "Rejected",
@@ -32,6 +35,9 @@ __all__ = [
     "RunnerHealth",
     "RunnerStats",
     "ensure_topics",
+    "origin_header",
+    "origin_of",
     "per_event",
+    "summarise",
     "wait_for_broker",
 ]

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from mlmon_common import topics as topics_mod
 from mlmon_common.errors import PermanentError, RetryableError
 from mlmon_common.events import EVENT_TYPES, Event, decode_event
+from mlmon_common.kafka.origin import origin_of
 from mlmon_common.kafka.producer import EventProducer
 from mlmon_common.settings import KafkaSettings
 from mlmon_common.topics import Topic
@@ -40,6 +41,7 @@ class Record(NamedTuple):
     offset: int
     key: bytes | None
     timestamp_ms: int
+    origin: bytes | None = None  # the ``mlmon.origin`` header of a derived record (see kafka.origin)
 
 
 class Rejected(NamedTuple):
@@ -136,7 +138,8 @@ def _oversized_or_empty(value: bytes | None) -> tuple[str, str]:
     return f"record of {len(value)} bytes exceeds the {MAX_EVENT_BYTES}-byte limit", "PayloadTooLarge"
 
 
-def _summarise(exc: ValidationError) -> str:
+def summarise(exc: ValidationError) -> str:
+    """The first three validation errors as one line (a dead letter's reason)."""
     parts = []
     for err in exc.errors()[:3]:
         loc = ".".join(str(p) for p in err["loc"]) or "<root>"
@@ -299,12 +302,14 @@ class ConsumerRunner:
             try:
                 event = decode(value)
             except ValidationError as exc:
-                bad.append((msg, _summarise(exc), "ValidationError"))
+                bad.append((msg, summarise(exc), "ValidationError"))
                 continue
             if event.event_type not in allowed[topic]:
                 bad.append((msg, f"event_type {event.event_type!r} not allowed on this topic", "WrongEventType"))
                 continue
-            items.append((event, new_record((topic, partition, offset, msg.key(), msg.timestamp()[1]))))
+            headers = msg.headers()
+            origin = origin_of(headers) if headers else None
+            items.append((event, new_record((topic, partition, offset, msg.key(), msg.timestamp()[1], origin))))
         self.stats.consumed.update(consumed)
         if last:
             self._finish(messages, items, bad, first, last)
