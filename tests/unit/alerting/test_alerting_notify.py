@@ -1,4 +1,4 @@
-"""Payload renderers, outbox records, delivery error classification, retry with backoff."""
+"""Payload renderers, outbox records, delivery error classification, retry with backoff, pending marks."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ from mlmon_alerting.notify.send import (
     sign,
     verify,
 )
+from mlmon_alerting.notify.worker import DeliveryWorker, PendingMarks
+from mlmon_common.errors import RetryableError
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 CFG = parse_config(
@@ -334,3 +336,148 @@ def test_to_outbox_one_record_per_integration() -> None:
     ]
     assert {(r.status, r.attempts, r.next_attempt_at) for r in records} == {("pending", 0, T0)}
     assert OutboxRecord.model_validate_json(records[0].model_dump_json()) == records[0]
+
+
+# -- outcomes kept in memory while Redis is away (worker.PendingMarks) ----------------------------------
+
+
+class Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Store:
+    """What ``complete`` does, as far as the marks see it: raise while 'down', else store."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.error: Exception | None = None
+        self.stored: list[tuple[str, str]] = []
+        self.tries = 0
+
+    def __call__(self, outcome: OutboxRecord) -> bool:
+        self.tries += 1
+        if self.error is not None:
+            raise self.error
+        if self.down:
+            raise RetryableError("redis unavailable: connection refused")
+        self.stored.append((outcome.key, outcome.status))
+        return True
+
+
+def outcome(idem: str, delivered: bool = True) -> OutboxRecord:
+    r = OutboxRecord.new(idem, "all", "webhook", 0, {"a": 1}, T0)
+    return r.delivered(T0) if delivered else r.failed_attempt("HTTP 503", T0, recoverable=True, policy=Backoff())
+
+
+def test_marks_retry_with_a_short_capped_backoff_until_stored() -> None:
+    clock, store = Clock(), Store()
+    marks = PendingMarks(clock=clock)
+    store.down = True
+    marks.add(outcome("a"))
+    marks.add(outcome("b", delivered=False))
+    assert (len(marks), "a:webhook:0" in marks, marks.deferred) == (2, True, 2)
+    assert (marks.flush(store), store.tries) == (2, 0)  # the first store just failed: wait 0.1 s
+    waits = []
+    for _ in range(7):
+        waits.append(round(marks.wait_s(), 3))
+        clock.now += marks.wait_s()
+        assert marks.flush(store) == 2
+    assert waits == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
+    assert store.tries == 7  # one try per flush: Redis is away for all of them, the rest wait too
+    store.down = False
+    clock.now += marks.wait_s()
+    assert marks.flush(store) == 0
+    assert store.stored == [("a:webhook:0", "delivered"), ("b:webhook:0", "pending")]
+    assert (marks.failures, "a:webhook:0" in marks) == (0, False)
+    marks.add(outcome("c"))  # the backoff starts again from its first step
+    assert round(marks.wait_s(), 3) == 0.1
+
+
+def test_marks_drop_an_outcome_on_a_non_transient_error() -> None:
+    clock, store = Clock(), Store()
+    marks = PendingMarks(clock=clock)
+    marks.add(outcome("a"))
+    store.error = ValueError("a bug, not an outage")
+    clock.now += 1
+    assert marks.flush(store) == 0  # logged and dropped: retrying cannot help
+    assert store.stored == []
+
+
+class MemoryQueue:
+    """The slice of :class:`OutboxQueue` the worker uses, in memory; ``down`` makes every call fail."""
+
+    def __init__(self, *records: OutboxRecord) -> None:
+        self.records = {r.key: r for r in records}
+        self.due_at = {r.key: r.next_attempt_at.timestamp() for r in records}
+        self.down = False
+        self.claims: list[str] = []
+
+    def _check(self) -> None:
+        if self.down:
+            raise RetryableError("redis unavailable: connection refused")
+
+    def due(self, now: datetime, limit: int = 50) -> list[str]:
+        self._check()
+        return sorted((k for k, t in self.due_at.items() if t <= now.timestamp()), key=self.due_at.__getitem__)
+
+    def claim(self, key: str, now: datetime, lease_s: float) -> OutboxRecord | None:
+        self._check()
+        if key not in self.due_at or self.due_at[key] > now.timestamp():
+            return None
+        self.due_at[key] = now.timestamp() + lease_s
+        self.claims.append(key)
+        return self.records[key]
+
+    def complete(self, record: OutboxRecord, now: datetime) -> bool:
+        self._check()
+        if self.records[record.key].status == "delivered":
+            return False
+        self.records[record.key] = record
+        if record.status == "pending":
+            self.due_at[record.key] = record.next_attempt_at.timestamp()
+        else:
+            self.due_at.pop(record.key, None)
+        return True
+
+
+def test_worker_keeps_a_known_outcome_and_never_resends_it() -> None:
+    """The receiver answers 200 while Redis goes away: the mark waits in memory, the record is not sent
+    again after its lease, nothing else is claimed until the mark is stored, then work resumes."""
+    first = OutboxRecord.new("a" * 32, "all", "webhook", 0, {"n": 1}, T0)
+    second = OutboxRecord.new("b" * 32, "all", "webhook", 0, {"n": 2}, T0 + timedelta(seconds=1))
+    queue = MemoryQueue(first, second)
+    sent: list[str] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers["Idempotency-Key"])
+        queue.down = len(sent) == 1  # Redis goes away while the first request is answered
+        return httpx.Response(200)
+
+    now = [T0]
+    mono = Clock()
+    worker = DeliveryWorker(
+        queue,  # type: ignore[arg-type]
+        CFG, backoff=Backoff(), lease_s=5, clock=lambda: now[0], marks=PendingMarks(clock=mono),
+    )  # fmt: skip
+    c = httpx.Client(transport=httpx.MockTransport(receiver))
+    assert worker.step(c) == 1
+    assert (sent, len(worker.marks), queue.records[first.key].status) == (["a" * 32], 1, "pending")
+
+    queue.down = False  # Redis is back, the lease ran out, the mark's backoff has not
+    now[0] = T0 + timedelta(seconds=10)
+    assert sorted(queue.due(now[0])) == [first.key, second.key]
+    assert worker.step(c) == 0  # claims nothing: neither the marked record nor new work
+    assert (queue.claims, sent) == ([first.key], ["a" * 32])
+
+    mono.now += worker.marks.wait_s()
+    assert worker.marks.flush(worker.store) == 0
+    assert queue.records[first.key].status == "delivered"
+    assert worker.step(c) == 1  # the second record goes out; the first is never sent again
+    assert sent == ["a" * 32, "b" * 32]
+    assert queue.due(now[0] + timedelta(hours=1)) == []

@@ -3,6 +3,11 @@
 One consumer (metrics, drift, resources) feeds :class:`AlertingEngine`; a dispatcher thread flushes
 groups/digests and expires stale alerts; delivery worker threads drain the Redis outbox; every alert
 lifecycle change goes to ``mlmon.alerts.v1`` and the SSE stream. HTTP: :mod:`mlmon_alerting.api`.
+
+Own metrics, besides the shared ones of :mod:`mlmon_common.telemetry`:
+``mlmon_alerting_outcomes_unrecorded``      delivery outcomes the receiver gave but Redis has not stored yet
+                                            (the workers claim nothing meanwhile; readiness check ``delivery``)
+``mlmon_alerting_outcomes_deferred_total``  outcomes that had to wait for Redis, ever (this process)
 """
 
 from __future__ import annotations
@@ -10,10 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from mlmon_alerting.api import routers
 from mlmon_alerting.config import AlertingConfig, load_config, parse_config
@@ -87,11 +95,37 @@ def build(
     )
     parts = Alerting(engine, worker)
     runtime.consumer(INPUTS, engine.handle_batch, poll_timeout_s=opts.consumer_poll_s)
+    runtime.telemetry.registry.register(DeliveryStats(worker))
+    runtime.probes.readiness["delivery"] = lambda: _outcomes_recorded(worker)
     _lifecycle(runtime, parts, opts.delivery_workers)
     app = runtime.app(routers(engine, settings, opts.sse_heartbeat_s))
     app.add_exception_handler(RetryableError, _unavailable)  # type: ignore[arg-type]
     app.state.alerting = parts
     return runtime, app
+
+
+class DeliveryStats(Collector):
+    """The delivery workers' outcome bookkeeping, read at scrape time."""
+
+    def __init__(self, worker: DeliveryWorker) -> None:
+        self.worker = worker
+
+    def collect(self) -> Iterator[Metric]:
+        waiting = GaugeMetricFamily(
+            "mlmon_alerting_outcomes_unrecorded", "Delivery outcomes waiting to be stored in Redis"
+        )
+        waiting.add_metric([], len(self.worker.marks))
+        deferred = CounterMetricFamily(
+            "mlmon_alerting_outcomes_deferred", "Delivery outcomes that had to wait for Redis to be stored"
+        )
+        deferred.add_metric([], self.worker.marks.deferred)
+        yield waiting
+        yield deferred
+
+
+def _outcomes_recorded(worker: DeliveryWorker) -> tuple[bool, str]:
+    waiting = len(worker.marks)
+    return waiting == 0, f"{waiting} delivery outcomes waiting to be stored in Redis"
 
 
 async def _unavailable(request: Request, exc: RetryableError) -> JSONResponse:

@@ -61,6 +61,7 @@ class OutboxRecord(BaseModel):
     last_error: str | None = None
     delivered_at: AwareDatetime | None = None
     lane: str = Field("", description="records of one lane (receiver, group, integration) go out in order")
+    lease: str = Field("", exclude=True, description="token of the claim this copy came from; never stored")
 
     @classmethod
     def new(

@@ -8,19 +8,28 @@ Keys (``O`` = ``<prefix>alerting:outbox``)::
     O:done          zset  delivered record key -> delivery time (pruned after the retention)
     O:failed        zset  failed record key -> when it was given up
     O:delivered     int   delivered records, ever
+    O:lease         hash  claimed record key -> token of its current claim
 
 - :meth:`put` writes a record only if its key is new (``HSETNX``): a replayed batch or a re-computed
   flush adds nothing, and a delivered record is never re-queued.
 - :meth:`claim` takes a due record that heads its lane and pushes its due time out by a lease, in one
-  script: two workers never send the same record, and a firing and its resolve leave in order.
+  script: two workers never send the same record, and a firing and its resolve leave in order. Each
+  claim gets a fresh token (``O:lease``, and :attr:`OutboxRecord.lease` of the copy it returns).
 - :meth:`complete` stores the attempt's outcome (delivered / retry at ``next_attempt_at`` / failed) and
-  frees the lane, in one script; a record that is no longer pending is never overwritten.
+  frees the lane, in one script. An outcome may arrive late (the worker keeps it in memory while Redis
+  is away, see :mod:`mlmon_alerting.notify.worker`), after the lease expired and the record was claimed
+  again, so precedence is by what the outcome says, not by who holds the lease: ``delivered`` always
+  wins (the receiver has it; it also replaces a ``failed`` given up by a later claim), ``failed``
+  overwrites only a pending record, and a retry is stored only by the claim that still holds the lease
+  (a stale retry must not pull the due time of a newer claim forward). A delivered record is never
+  overwritten.
 A sender killed between the receiver's ``200`` and :meth:`complete` re-sends after the lease: the one
 window of at-least-once, which receivers close with the ``Idempotency-Key`` header / ``Message-ID``.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -58,13 +67,19 @@ if lane and lane ~= '' then
   end
 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[6])
 return rec
 """
 
 _COMPLETE = """
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur and cjson.decode(cur)['status'] ~= 'pending' then return 0 end
+if cur then
+  local status = cjson.decode(cur)['status']
+  if status == 'delivered' or (status == 'failed' and ARGV[3] ~= 'delivered') then return 0 end
+end
+if ARGV[3] == 'pending' and redis.call('HGET', KEYS[6], ARGV[1]) ~= ARGV[7] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[6], ARGV[1])
 if ARGV[3] == 'pending' then
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
   return 1
@@ -74,6 +89,7 @@ if ARGV[6] ~= '' then redis.call('LREM', ARGV[6], 1, ARGV[1]) end
 if ARGV[3] == 'failed' then
   redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
 else
+  redis.call('ZREM', KEYS[4], ARGV[1])
   redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
   redis.call('INCR', KEYS[5])
 end
@@ -94,6 +110,7 @@ class OutboxQueue:
         self.failed_key = key + ":failed"
         self.count_key = key + ":delivered"
         self.lane_prefix = key + ":lane:"
+        self.lease_key = key + ":lease"
         self._put = client.register_script(_PUT)
         self._claim = client.register_script(_CLAIM)
         self._complete = client.register_script(_COMPLETE)
@@ -118,15 +135,23 @@ class OutboxQueue:
 
     @retryable
     def claim(self, key: str, now: datetime, lease_s: float, retry_s: float = 0.2) -> OutboxRecord | None:
-        """Take ``key`` if it is due and heads its lane (its due time moves ``lease_s`` ahead)."""
+        """Take ``key`` if it is due and heads its lane (its due time moves ``lease_s`` ahead).
+
+        The returned copy carries the claim's token in ``lease``; only that claim may store a retry.
+        """
         ts = now.timestamp()
-        raw = self._claim(keys=[self.key, self.due_key], args=[key, ts, ts + lease_s, self.lane_prefix, retry_s])
-        return OutboxRecord.model_validate_json(raw) if raw else None
+        token = uuid.uuid4().hex
+        keys = [self.key, self.due_key, self.lease_key]
+        raw = self._claim(keys=keys, args=[key, ts, ts + lease_s, self.lane_prefix, retry_s, token])
+        return OutboxRecord.model_validate_json(raw).model_copy(update={"lease": token}) if raw else None
 
     @retryable
     def complete(self, record: OutboxRecord, now: datetime) -> bool:
-        """Store the outcome of an attempt; False if the record was already completed elsewhere."""
-        keys = [self.key, self.due_key, self.done_key, self.failed_key, self.count_key]
+        """Store the outcome of an attempt; False if it lost (see the module docstring): nothing changed.
+
+        Idempotent: storing the same outcome again returns False and changes nothing.
+        """
+        keys = [self.key, self.due_key, self.done_key, self.failed_key, self.count_key, self.lease_key]
         args: list[Any] = [
             record.key,
             record.model_dump_json(),
@@ -134,6 +159,7 @@ class OutboxQueue:
             record.next_attempt_at.timestamp(),
             now.timestamp(),
             self._lane(record),
+            record.lease,
         ]
         return bool(self._complete(keys=keys, args=args))
 
