@@ -44,6 +44,13 @@ class KafkaSettings(BaseModel):
     session_timeout_ms: int = Field(6000, ge=1000, description="session.timeout.ms (short joins on the dev broker)")
     heartbeat_interval_ms: int = Field(1000, ge=100, description="heartbeat.interval.ms")
     fetch_wait_max_ms: int = Field(20, ge=1, description="fetch.wait.max.ms (latency vs. fetch requests)")
+    batch_linger_ms: int = Field(
+        100,
+        ge=0,
+        le=10_000,
+        description="while records keep arriving, a consumer batch keeps filling for up to this long: bigger "
+        "batches, far fewer (and larger) produce requests downstream; an idle poll ends it early (0 = off)",
+    )
     extra: dict[str, str] = Field(
         default_factory=dict, description="any further librdkafka property, verbatim (JSON object)"
     )

@@ -34,12 +34,14 @@ def origin_header(topic: str, partition: int, offset: int) -> tuple[str, bytes]:
     return ORIGIN, f"{topic}:{partition}:{offset}".encode()
 
 
-def origin_of(headers: Iterable[tuple[str, bytes | None]] | None) -> bytes | None:
+def origin_of(headers: Iterable[tuple[str, Any]] | Mapping[str, Any] | None) -> bytes | None:
     """The origin header's value among a record's headers (confluent-kafka or aiokafka form), or None."""
-    if headers:
-        for name, value in headers:
-            if name == ORIGIN:
-                return value
+    if not headers:
+        return None
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in pairs:
+        if name == ORIGIN:
+            return value if isinstance(value, bytes) else None
     return None
 
 

@@ -177,6 +177,8 @@ class ConsumerRunner:
         self._producer = producer
         self._batch_size = batch_size
         self._poll_timeout = poll_timeout_s
+        self._linger_s = kafka.batch_linger_ms / 1000.0
+        self._rebalances = 0
         self._observe = observe
         self._decode = decode
         self._assign_hook = on_assign
@@ -225,6 +227,8 @@ class ConsumerRunner:
             while not self._stop.is_set():
                 self.health.last_loop = time.monotonic()
                 messages = self._consumer.consume(self._batch_size, self._poll_timeout)
+                if messages and self._linger_s > 0:
+                    messages = self._fill(messages)
                 if messages:
                     self.health.broker_down = False
                     self._process(messages)
@@ -251,7 +255,28 @@ class ConsumerRunner:
 
     # -- callbacks -------------------------------------------------------------------------------------
 
+    def _fill(self, messages: list[Message]) -> list[Message]:
+        """Under a steady flow, keep filling the batch for up to ``batch_linger_ms``; a poll that returns
+        nothing ends it (a trickle waits one more poll, not the linger). Each batch's outputs are flushed and
+        acknowledged before its offsets are stored, so batch size sets how many produce requests (and
+        broker-side record batches, which every consumer group then fetches) a stream costs."""
+        deadline = time.monotonic() + self._linger_s
+        rebalances = self._rebalances
+        while len(messages) < self._batch_size and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            more = self._consumer.consume(self._batch_size - len(messages), min(left, self._poll_timeout))
+            if not more:
+                break
+            messages.extend(more)
+        if rebalances != self._rebalances:  # partitions revoked while filling: their new owner handles them
+            owned = set(self.health.assignment)
+            messages = [m for m in messages if m.error() is not None or (m.topic(), m.partition()) in owned]
+        return messages
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._rebalances += 1
         self.health.joined = True
         self.health.assignment = [(p.topic, p.partition) for p in partitions]
         logger.info("partitions assigned", extra={"partitions": self.health.assignment})
@@ -259,6 +284,7 @@ class ConsumerRunner:
             self._assign_hook(self.health.assignment)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._rebalances += 1
         try:
             consumer.commit(asynchronous=False)
         except KafkaException as exc:
