@@ -3,18 +3,17 @@ both threads of the test process on loopback, recording what the alerting servic
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from mlmon_common.devstack import free_port
+from mlmon_common.testing import HttpSink
 
 
 @dataclass
@@ -40,18 +39,23 @@ class SmtpSink:
         return out
 
 
-@dataclass
-class WebhookSink:
-    """Every JSON body POSTed to the receiver (answered 200)."""
+class WebhookSink(HttpSink):
+    """Every JSON body POSTed to the receiver (answered 200); ``url`` ends in ``/hook``."""
 
-    url: str
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    _bodies: list[Any] = field(default_factory=list)
+    def __enter__(self) -> WebhookSink:
+        super().__enter__()
+        self.url = f"{self.url}/hook"
+        return self
 
     @property
     def bodies(self) -> list[Any]:
-        with self.lock:
-            return list(self._bodies)
+        out = []
+        for r in self.requests:
+            try:
+                out.append(r.json())
+            except ValueError:
+                out.append({"unparsed": r.body.decode("utf-8", "replace")})
+        return out
 
     def alerts(self, status: str | None = None) -> list[dict[str, Any]]:
         """The alerts of every payload (Alertmanager webhook shape: ``alerts[].labels``), optionally by status."""
@@ -81,32 +85,5 @@ def smtp_sink() -> Iterator[SmtpSink]:
 
 @pytest.fixture
 def webhook_sink() -> Iterator[WebhookSink]:
-    port = free_port()
-    sink = WebhookSink(url=f"http://127.0.0.1:{port}/hook")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            try:
-                parsed = json.loads(body)
-            except ValueError:
-                parsed = {"unparsed": body.decode("utf-8", "replace")}
-            with sink.lock:
-                sink._bodies.append(parsed)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with WebhookSink() as sink:
         yield sink
-    finally:
-        server.shutdown()
-        server.server_close()

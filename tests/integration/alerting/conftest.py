@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +21,7 @@ from mlmon_common.devstack import free_port
 from mlmon_common.events import MetricsEvent, utcnow
 from mlmon_common.kafka import EventProducer
 from mlmon_common.settings import HttpSettings, KafkaSettings, RedisSettings
-from mlmon_common.testing import serve_in_thread, unique, wait_for
+from mlmon_common.testing import HttpSink, serve_in_thread, unique, wait_for
 
 API_KEY = "test-key-0123456789"
 FAST = AlertingOptions(
@@ -32,59 +29,11 @@ FAST = AlertingOptions(
 )
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class HttpReceiver:
-    """A real HTTP server that records every POST; ``status`` is what it answers (set 503 to be 'down')."""
-
-    url: str
-    requests: list[Received] = field(default_factory=list)
-    status: int = 200
-    attempts: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def on(self, path: str) -> list[Received]:
-        with self.lock:
-            return [r for r in self.requests if r.path == path]
-
-
 @pytest.fixture
-def http_receiver() -> Iterator[HttpReceiver]:
-    port = free_port()
-    rec = HttpReceiver(url=f"http://127.0.0.1:{port}")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            status = rec.status
-            with rec.lock:
-                rec.attempts += 1
-            if status < 300:
-                with rec.lock:
-                    rec.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield rec
-    server.shutdown()
-    server.server_close()
+def http_receiver() -> Iterator[HttpSink]:
+    """A real HTTP receiver recording every POST; set ``status`` (e.g. 503) to make it fail."""
+    with HttpSink() as sink:
+        yield sink
 
 
 @dataclass

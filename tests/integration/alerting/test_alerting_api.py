@@ -16,9 +16,9 @@ from mlmon_alerting.cli import sse_events
 from mlmon_common import topics
 from mlmon_common.kafka import ensure_topics
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import unique, wait_for
+from mlmon_common.testing import HttpSink, unique, wait_for
 
-from .conftest import API_KEY, HttpReceiver, metrics, running_service, send
+from .conftest import API_KEY, metrics, running_service, send
 
 AUTH = {"X-API-Key": API_KEY}
 MLMON = [sys.executable, "-m", "mlmon_common.cli"]
@@ -68,7 +68,7 @@ def cli(*args: str) -> tuple[int, str, str]:
 
 
 def test_alerts_api_ack_silences_and_stream(
-    kafka: KafkaSettings, redis_settings: RedisSettings, http_receiver: HttpReceiver, request: pytest.FixtureRequest
+    kafka: KafkaSettings, redis_settings: RedisSettings, http_receiver: HttpSink, request: pytest.FixtureRequest
 ) -> None:
     with running_service(kafka, redis_settings, config(http_receiver.url)) as (url, _parts):
         reader = SseReader(url)
@@ -231,6 +231,6 @@ def api(infra: tuple[str, str]) -> Iterator[str]:
 
 
 @pytest.fixture
-def api_parts(kafka: KafkaSettings, redis_settings: RedisSettings, http_receiver: HttpReceiver) -> Iterator[Any]:
+def api_parts(kafka: KafkaSettings, redis_settings: RedisSettings, http_receiver: HttpSink) -> Iterator[Any]:
     with running_service(kafka, redis_settings, config(http_receiver.url)) as parts:
         yield parts

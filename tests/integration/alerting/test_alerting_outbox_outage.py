@@ -9,13 +9,11 @@ when an outcome arrives after its lease was taken by another claim.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -28,7 +26,7 @@ from mlmon_alerting.notify.queue import OutboxQueue
 from mlmon_common.devstack import free_port, start_redis, stop_process
 from mlmon_common.events import utcnow
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import unique, wait_for
+from mlmon_common.testing import HttpSink, Received, unique, wait_for
 
 from .conftest import FAST, running_service
 
@@ -38,48 +36,32 @@ OUTAGE_S = 3.0 * LEASE_S
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
-@dataclass
-class Receiver:
-    """A real HTTP receiver counting 2xx answers per ``Idempotency-Key``; ``on_first`` runs before answering
-    the first request."""
+class Receiver(HttpSink):
+    """Deliveries per ``Idempotency-Key``; ``on_first`` runs before the first request is answered."""
 
-    url: str
-    on_first: Callable[[], None] = lambda: None
-    keys: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self) -> None:
+        super().__init__(answer=self._first_then_ok)
+        self.on_first: Callable[[], None] = lambda: None
+        self._seen_first = False
+
+    def _first_then_ok(self, _request: Received) -> int:
+        if not self._seen_first:
+            self._seen_first = True
+            self.on_first()
+        return 200
+
+    @property
+    def keys(self) -> Counter[str]:
+        return Counter(r.headers["idempotency-key"] for r in self.requests)
 
     def count(self) -> int:
-        with self.lock:
-            return sum(self.keys.values())
+        return len(self.requests)
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    port = free_port()
-    rec = Receiver(url=f"http://127.0.0.1:{port}/hook")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            with rec.lock:
-                first = not rec.keys
-                rec.keys[self.headers["Idempotency-Key"]] += 1
-            if first:
-                rec.on_first()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield rec
-    server.shutdown()
-    server.server_close()
+    with Receiver() as rec:
+        yield rec
 
 
 @dataclass
@@ -129,7 +111,7 @@ def test_a_2xx_whose_mark_fails_is_recorded_after_the_outage_and_never_sent_agai
         socket_timeout_s=1.0,
     )
     options = FAST.model_copy(update={"delivery_lease_s": LEASE_S, "delivery_poll_s": 0.05})
-    with running_service(kafka, settings, webhook_config(receiver.url), options) as (url, parts):
+    with running_service(kafka, settings, webhook_config(f"{receiver.url}/hook"), options) as (url, parts):
         queue = parts.engine.store.outbox
         now = utcnow()
         first = OutboxRecord.new(unique("first-"), "hook", "webhook", 0, {"n": 1}, now, lane="hook|g1|webhook|0")

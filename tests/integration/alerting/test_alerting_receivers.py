@@ -19,9 +19,9 @@ from mlmon_alerting.notify.send import verify
 from mlmon_common import topics
 from mlmon_common.devstack import free_port
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import consume_n, wait_for
+from mlmon_common.testing import HttpSink, consume_n, wait_for
 
-from .conftest import HttpReceiver, SmtpSink, metrics, running_service, send
+from .conftest import SmtpSink, metrics, running_service, send
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 SECRET = "hook-secret"
@@ -85,7 +85,7 @@ alerting:
 def test_critical_alert_reaches_every_receiver_then_resolves(
     kafka: KafkaSettings,
     redis_settings: RedisSettings,
-    http_receiver: HttpReceiver,
+    http_receiver: HttpSink,
     smtp_sink: SmtpSink,
     alertmanager: str,
 ) -> None:

@@ -19,9 +19,9 @@ import pytest
 
 from mlmon_common.devstack import free_port
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import ServiceProcess, wait_for
+from mlmon_common.testing import HttpSink, ServiceProcess, wait_for
 
-from .conftest import API_KEY, HttpReceiver, metrics, running_service, send, write_config
+from .conftest import API_KEY, metrics, running_service, send, write_config
 
 MODELS = ("m-a", "m-b", "m-c")
 
@@ -67,7 +67,7 @@ def service_env(kafka: KafkaSettings, redis_settings: RedisSettings, config_path
 
 @pytest.fixture
 def service(
-    kafka: KafkaSettings, redis_settings: RedisSettings, http_receiver: HttpReceiver, tmp_path: Path
+    kafka: KafkaSettings, redis_settings: RedisSettings, http_receiver: HttpSink, tmp_path: Path
 ) -> Iterator[AlertingProcess]:
     port = free_port()
     env = service_env(kafka, redis_settings, write_config(tmp_path, config(http_receiver.url)), port)
@@ -76,7 +76,7 @@ def service(
     svc.stop()
 
 
-def _by_status(receiver: HttpReceiver) -> Counter[tuple[str, str]]:
+def _by_status(receiver: HttpSink) -> Counter[tuple[str, str]]:
     """(model_id, status) -> deliveries received."""
     out: Counter[tuple[str, str]] = Counter()
     for r in receiver.on("/hook"):
@@ -87,7 +87,7 @@ def _by_status(receiver: HttpReceiver) -> Counter[tuple[str, str]]:
 
 
 def test_kill9_with_pending_notifications_delivers_each_once_and_the_later_resolve(
-    kafka: KafkaSettings, service: AlertingProcess, http_receiver: HttpReceiver
+    kafka: KafkaSettings, service: AlertingProcess, http_receiver: HttpSink
 ) -> None:
     service.start()
     http_receiver.status = 503  # receiver down: notifications stay pending in the outbox
@@ -118,7 +118,7 @@ def test_kill9_with_pending_notifications_delivers_each_once_and_the_later_resol
 
 
 def test_kill9_during_group_wait_notifies_once_after_restart(
-    kafka: KafkaSettings, redis_settings: RedisSettings, http_receiver: HttpReceiver, tmp_path: Path
+    kafka: KafkaSettings, redis_settings: RedisSettings, http_receiver: HttpSink, tmp_path: Path
 ) -> None:
     """The alert fired and its group waits (group_wait 4s) when the process dies: no notification yet.
     The group (with its timer) is in Redis, so the restarted process sends it, once."""
@@ -140,7 +140,7 @@ def test_kill9_during_group_wait_notifies_once_after_restart(
 
 
 def test_receiver_down_then_back_retried_and_delivered_once(
-    kafka: KafkaSettings, redis_settings: RedisSettings, http_receiver: HttpReceiver
+    kafka: KafkaSettings, redis_settings: RedisSettings, http_receiver: HttpSink
 ) -> None:
     http_receiver.status = 502
     with running_service(kafka, redis_settings, config(http_receiver.url)) as (url, parts):
@@ -157,7 +157,7 @@ def test_receiver_down_then_back_retried_and_delivered_once(
         assert all(r is not None and r.status == "delivered" and r.attempts >= 3 for r in records)
 
 
-def _record_keys(receiver: HttpReceiver) -> list[str]:
+def _record_keys(receiver: HttpSink) -> list[str]:
     return [f"{r.headers['idempotency-key']}:webhook:0" for r in receiver.on("/hook")]
 
 

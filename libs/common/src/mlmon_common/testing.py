@@ -5,6 +5,7 @@ Bounded waits only: every helper takes a timeout and raises ``TimeoutError`` nam
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -87,6 +90,88 @@ def serve_in_thread(app: Any, port: int, host: str = "127.0.0.1", timeout_s: flo
     finally:
         server.should_exit = True
         thread.join(timeout_s)
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request an :class:`HttpSink` got: path, headers (lower-case names), body, and how it went."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int = 0  # what the sink answered
+    answered: bool = False  # the answer reached the client (it had not given up)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class HttpSink:
+    """A real loopback HTTP server (a notification receiver, a webhook) that records every POST.
+
+    ``answer(request) -> status`` decides each reply; it may block (a slow receiver) or act (stop Redis
+    mid-request). Without it the sink answers :attr:`status` (set 503 to make it "down"). :attr:`requests`
+    are the deliveries: requests answered 2xx whose answer reached the client; :attr:`attempts` counts every
+    request. Use as a context manager (``with HttpSink() as sink``); ``url`` is ``http://127.0.0.1:<port>``.
+    """
+
+    def __init__(self, answer: Callable[[Received], int] | None = None, port: int = 0) -> None:
+        self.status = 200
+        self.lock = threading.Lock()
+        self._answer = answer or (lambda _request: self.status)
+        self._log: list[Received] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                status = sink._answer(request)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                    answered = True
+                except OSError:  # the client gave up (timeout) before the answer
+                    answered = False
+                with sink.lock:
+                    sink._log.append(Received(request.path, request.headers, body, status, answered))
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> HttpSink:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def attempts(self) -> int:
+        with self.lock:
+            return len(self._log)
+
+    @property
+    def log(self) -> list[Received]:
+        """Every request so far, answered or not."""
+        with self.lock:
+            return list(self._log)
+
+    @property
+    def requests(self) -> list[Received]:
+        """The deliveries: answered 2xx, and the answer reached the client."""
+        return [r for r in self.log if r.answered and r.status < 300]
+
+    def on(self, path: str) -> list[Received]:
+        return [r for r in self.requests if r.path == path]
 
 
 class ServiceProcess:
