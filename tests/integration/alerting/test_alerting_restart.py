@@ -7,7 +7,6 @@ Backoff is shortened for the test (``MLMON_ALERTING_RETRY_INITIAL_S=0.2``, ``...
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -19,7 +18,7 @@ import pytest
 
 from mlmon_common.devstack import free_port
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import HttpSink, ServiceProcess, wait_for
+from mlmon_common.testing import HttpSink, ServiceProcess, service_env, wait_for
 
 from .conftest import API_KEY, metrics, running_service, send, write_config
 
@@ -44,25 +43,18 @@ class AlertingProcess(ServiceProcess):
         return httpx.get(f"{self.url}/v1/receivers/outbox", timeout=2).json()
 
 
-def service_env(kafka: KafkaSettings, redis_settings: RedisSettings, config_path: Path, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "MLMON_ENV": "test",
-        "MLMON_LOG_LEVEL": "WARNING",
-        "MLMON_KAFKA_BOOTSTRAP": kafka.bootstrap,
-        "MLMON_KAFKA_TOPIC_SUFFIX": kafka.topic_suffix,
-        "MLMON_KAFKA_GROUP_PREFIX": kafka.group_prefix,
-        "MLMON_KAFKA_SESSION_TIMEOUT_MS": "2000",
-        "MLMON_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-        "MLMON_REDIS_URL": redis_settings.url.get_secret_value(),
-        "MLMON_REDIS_KEY_PREFIX": redis_settings.key_prefix,
-        "MLMON_HTTP_PORT": str(port),
-        "MLMON_API_KEY": API_KEY,
-        "MLMON_CONFIG": str(config_path),
-        "MLMON_ALERTING_RETRY_INITIAL_S": "0.2",
-        "MLMON_ALERTING_RETRY_MAX_S": "1",
-        "MLMON_ALERTING_DELIVERY_LEASE_S": "3",
-    }
+def alerting_env(kafka: KafkaSettings, redis_settings: RedisSettings, config_path: Path, port: int) -> dict[str, str]:
+    return service_env(
+        kafka,
+        redis_settings,
+        MLMON_LOG_LEVEL="WARNING",
+        MLMON_HTTP_PORT=str(port),
+        MLMON_API_KEY=API_KEY,
+        MLMON_CONFIG=str(config_path),
+        MLMON_ALERTING_RETRY_INITIAL_S="0.2",
+        MLMON_ALERTING_RETRY_MAX_S="1",
+        MLMON_ALERTING_DELIVERY_LEASE_S="3",
+    )
 
 
 @pytest.fixture
@@ -70,7 +62,7 @@ def service(
     kafka: KafkaSettings, redis_settings: RedisSettings, http_receiver: HttpSink, tmp_path: Path
 ) -> Iterator[AlertingProcess]:
     port = free_port()
-    env = service_env(kafka, redis_settings, write_config(tmp_path, config(http_receiver.url)), port)
+    env = alerting_env(kafka, redis_settings, write_config(tmp_path, config(http_receiver.url)), port)
     svc = AlertingProcess(env, port, tmp_path / "alerting.log")
     yield svc
     svc.stop()
@@ -123,7 +115,7 @@ def test_kill9_during_group_wait_notifies_once_after_restart(
     """The alert fired and its group waits (group_wait 4s) when the process dies: no notification yet.
     The group (with its timer) is in Redis, so the restarted process sends it, once."""
     port = free_port()
-    env = service_env(kafka, redis_settings, write_config(tmp_path, config(http_receiver.url, "4s")), port)
+    env = alerting_env(kafka, redis_settings, write_config(tmp_path, config(http_receiver.url, "4s")), port)
     svc = AlertingProcess(env, port, tmp_path / "alerting.log")
     try:
         svc.start()
@@ -173,7 +165,7 @@ def test_invalid_config_exits_non_zero_naming_file_path_problem(
     kafka: KafkaSettings, redis_settings: RedisSettings, tmp_path: Path, text: str, problem: str
 ) -> None:
     path = write_config(tmp_path, text)
-    env = service_env(kafka, redis_settings, path, free_port())
+    env = alerting_env(kafka, redis_settings, path, free_port())
     proc = subprocess.run(
         [sys.executable, "-m", "mlmon_alerting"], env=env, capture_output=True, text=True, timeout=60, check=False
     )
@@ -185,7 +177,7 @@ def test_invalid_config_exits_non_zero_naming_file_path_problem(
 def test_missing_config_file_exits_non_zero(
     kafka: KafkaSettings, redis_settings: RedisSettings, tmp_path: Path
 ) -> None:
-    env = service_env(kafka, redis_settings, tmp_path / "absent.yml", free_port())
+    env = alerting_env(kafka, redis_settings, tmp_path / "absent.yml", free_port())
     proc = subprocess.run(
         [sys.executable, "-m", "mlmon_alerting"], env=env, capture_output=True, text=True, timeout=60, check=False
     )

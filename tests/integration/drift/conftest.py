@@ -4,7 +4,6 @@ real broker and Redis, a feeder for the predictions/outcomes topics and a reader
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from mlmon_common.devstack import free_port
 from mlmon_common.events import DriftEvent, PredictionEvent
 from mlmon_common.kafka import EventProducer
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import unique, wait_for
+from mlmon_common.testing import service_env, unique, wait_for
 from mlmon_drift.scenarios import generate
 
 API_KEY = "drift-test-key-0123456"
@@ -63,23 +62,16 @@ class Workers:
         self.started: list[DriftProcess] = []
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {
-            **os.environ,
-            "MLMON_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
-            "MLMON_KAFKA_TOPIC_SUFFIX": self.kafka.topic_suffix,
-            "MLMON_KAFKA_GROUP_PREFIX": self.kafka.group_prefix,
-            "MLMON_KAFKA_SESSION_TIMEOUT_MS": "2000",
-            "MLMON_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-            "MLMON_REDIS_URL": self.redis.url.get_secret_value(),
-            "MLMON_REDIS_KEY_PREFIX": self.redis.key_prefix,
-            "MLMON_API_KEY": API_KEY,
-            "MLMON_ENV": "test",
-            "MLMON_DRIFT_CHECKPOINT_INTERVAL_S": "0.5",
-            "MLMON_DRIFT_REFERENCE_POLL_S": "0.3",
-            "MLMON_DRIFT_SNAPSHOT_INTERVAL_S": "3600",
+        return service_env(
+            self.kafka,
+            self.redis,
+            MLMON_API_KEY=API_KEY,
+            MLMON_DRIFT_CHECKPOINT_INTERVAL_S="0.5",
+            MLMON_DRIFT_REFERENCE_POLL_S="0.3",
+            MLMON_DRIFT_SNAPSHOT_INTERVAL_S="3600",
             **SMALL,
             **extra,
-        }
+        )
 
     def start(self, wait_ready: bool = True, **extra: str) -> DriftProcess:
         port = free_port()

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import ServiceProcess, wait_for
+from mlmon_common.testing import ServiceProcess, service_env, wait_for
 
 #: The slow job: records each start, then waits (bounded) for the test to release it.
 SLOW_JOB = """
@@ -44,19 +44,13 @@ def svc(kafka: KafkaSettings, redis_settings: RedisSettings, tmp_path: Path, mt:
         }
     }
     (tmp_path / "mlmon.yml").write_text(yaml.safe_dump(config))
-    env = {
-        **os.environ,
-        "MLMON_KAFKA_BOOTSTRAP": kafka.bootstrap,
-        "MLMON_KAFKA_TOPIC_SUFFIX": kafka.topic_suffix,
-        "MLMON_KAFKA_GROUP_PREFIX": kafka.group_prefix,
-        "MLMON_KAFKA_SESSION_TIMEOUT_MS": "2000",
-        "MLMON_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-        "MLMON_REDIS_URL": redis_settings.url.get_secret_value(),
-        "MLMON_REDIS_KEY_PREFIX": redis_settings.key_prefix,
-        "MLMON_API_KEY": mt.API_KEY,
-        "MLMON_CONFIG": str(tmp_path / "mlmon.yml"),
-        "MLMON_MAINTENANCE_WORKER_POLL_S": "0.1",
-    }
+    env = service_env(
+        kafka,
+        redis_settings,
+        MLMON_API_KEY=mt.API_KEY,
+        MLMON_CONFIG=str(tmp_path / "mlmon.yml"),
+        MLMON_MAINTENANCE_WORKER_POLL_S="0.1",
+    )
     service = ServiceProcess("mlmon_maintenance", env, tmp_path / "service.log")
     try:
         yield service

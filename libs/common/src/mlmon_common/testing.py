@@ -6,6 +6,7 @@ Bounded waits only: every helper takes a timeout and raises ``TimeoutError`` nam
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, Message
 
-from mlmon_common.settings import KafkaSettings
+from mlmon_common.settings import KafkaSettings, RedisSettings
 
 T = TypeVar("T")
 
@@ -90,6 +91,24 @@ def serve_in_thread(app: Any, port: int, host: str = "127.0.0.1", timeout_s: flo
     finally:
         server.should_exit = True
         thread.join(timeout_s)
+
+
+def service_env(kafka: KafkaSettings, redis: RedisSettings | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a service process started by a test: this process's environment, the test's broker,
+    topic suffix and group prefix with short group timeouts (quick joins on the dev broker), its Redis and key
+    prefix, ``MLMON_ENV=test``; ``extra`` (``MLMON_...`` names) wins."""
+    env = {
+        **os.environ,
+        "MLMON_ENV": "test",
+        "MLMON_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "MLMON_KAFKA_TOPIC_SUFFIX": kafka.topic_suffix,
+        "MLMON_KAFKA_GROUP_PREFIX": kafka.group_prefix,
+        "MLMON_KAFKA_SESSION_TIMEOUT_MS": "2000",
+        "MLMON_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+    }
+    if redis is not None:
+        env |= {"MLMON_REDIS_URL": redis.url.get_secret_value(), "MLMON_REDIS_KEY_PREFIX": redis.key_prefix}
+    return env | extra
 
 
 @dataclass(frozen=True)
