@@ -60,8 +60,13 @@ class DriftConfig(BaseModel):
         0.1, description="Model-level data drift: share of drifting features above which it starts."
     )
     concept_detector: ConceptDetectorName = "window"
-    concept_window: Annotated[int, Field(ge=20)] = 300
-    concept_reference_size: Annotated[int, Field(ge=20)] = 500
+    concept_window: Annotated[int, Field(ge=20)] = Field(300, description="Outcomes per error-rate test window.")
+    concept_long_windows: Annotated[int, Field(ge=1, le=50)] = Field(
+        5, description="The long error-rate window spans this many windows."
+    )
+    concept_reference_size: Annotated[int, Field(ge=20)] = Field(
+        2000, description="Outcomes that give the reference error rate and its variance inflation."
+    )
     model_drift_max: Annotated[float, Field(ge=0)] = 0.15
     max_categories: Annotated[int, Field(ge=2)] = Field(
         200, description="Levels kept per categorical feature; rarer levels count as unseen."

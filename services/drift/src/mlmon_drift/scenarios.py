@@ -5,6 +5,11 @@ seasonality, AR noise, skew and outliers, ties (integer and rounded values), nul
 category; a scenario then injects one change at ``change_at`` into ``affected`` features (or into the
 error stream for concept drift). ``control`` injects nothing.
 
+The error stream is not i.i.d.: like a healthy production model's, its error probability follows the
+inputs. The error odds double per standard deviation of ``n6`` (seasonal cycle + AR(0.8) noise), so the
+error rate swings with the season and drifts with the AR noise (0.03 to 0.22, 5th-95th percentile) while
+its average stays ``BASE_ERROR_RATE``; concept scenarios add their rise on top of that.
+
 >>> s = generate("mean_1.0", seed=1, length=2000, change_at=1500)
 >>> len(s.rows), s.change_at, s.affected
 (2000, 1500, ('n1', 'n7'))
@@ -26,6 +31,9 @@ SEASON = 200
 C0_LEVELS, C0_P = ("a", "b", "c", "d"), (0.4, 0.3, 0.2, 0.1)
 C0_SHIFTED = (0.3, 0.3, 0.2, 0.2)  # total variation distance 0.1
 BASE_ERROR_RATE = 0.10
+CONCEPT_RISE = 0.08
+ERROR_LOGIT_PER_SD = float(np.log(2.0))  # error odds x2 per standard deviation of n6
+N6_SEASON, N6_AR = 0.5, 0.85  # n6 = 0.5 * season + 0.85 * AR(0.8), unit-variance AR
 
 
 @dataclass
@@ -64,7 +72,7 @@ def base_numeric(rng: np.random.Generator, n: int) -> np.ndarray:
     x[:, 4] = rng.poisson(3, size=n)
     x[:, 5] = np.round(rng.normal(size=n), 1)
     x[rng.random(n) < 0.05, 5] = np.nan
-    x[:, 6] = 0.5 * season + 0.85 * _ar(rng, n, 0.8)
+    x[:, 6] = N6_SEASON * season + N6_AR * _ar(rng, n, 0.8)
     x[:, 7] = rng.normal(10, 2, size=n)
     x[rng.random(n) < 0.10, 7] = np.nan
     x[:, 8] = rng.uniform(0, 1, size=n)
@@ -97,6 +105,38 @@ def _rows(x: np.ndarray, cats: list[np.ndarray]) -> list[dict[str, Any]]:
             row[name] = col[i].item()
         rows.append(row)
     return rows
+
+
+def _n6_error_logit_scale() -> float:
+    """Logit slope per unit of n6 (the stationary sd of n6 is sqrt(0.5**2 / 2 + 0.85**2))."""
+    return ERROR_LOGIT_PER_SD / float(np.sqrt(N6_SEASON**2 / 2 + N6_AR**2))
+
+
+def _error_intercept(mean: float) -> float:
+    """Logit intercept giving an average error probability of ``mean`` over n6's stationary law.
+
+    n6 = 0.5 sin(phase) + 0.85 Z (phase uniform, Z standard normal): the average is a quadrature over
+    the phase (midpoint rule) and Z (Gauss-Hermite), solved for the intercept by bisection.
+    """
+    nodes, weights = np.polynomial.hermite_e.hermegauss(60)
+    weights = weights / weights.sum()
+    phase = np.sin(2 * np.pi * (np.arange(400) + 0.5) / 400)
+    n6 = N6_SEASON * phase[:, None] + N6_AR * nodes[None, :]
+    slope = _n6_error_logit_scale()
+    lo, hi = -10.0, 10.0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        avg = float((1 / (1 + np.exp(-(mid + slope * n6))) * weights).sum() / phase.size)
+        lo, hi = (mid, hi) if avg < mean else (lo, mid)
+    return (lo + hi) / 2
+
+
+ERROR_INTERCEPT = _error_intercept(BASE_ERROR_RATE)
+
+
+def error_probability(x: np.ndarray) -> np.ndarray:
+    """Per-event error probability of the healthy model: logistic in n6, average ``BASE_ERROR_RATE``."""
+    return np.asarray(1 / (1 + np.exp(-(ERROR_INTERCEPT + _n6_error_logit_scale() * x[:, 6]))))
 
 
 Change = Callable[[np.random.Generator, np.ndarray, np.ndarray, int], None]
@@ -136,7 +176,7 @@ SCENARIOS: dict[str, tuple[Change, tuple[str, ...], str]] = {
     "ramp_1.0": (_ramp, ("n1", "n7"), "0 -> 1 sd over 1000 events"),
     "variance_1.5": (_variance, ("n0", "n7"), "sd x 1.5"),
     "categorical_tv0.1": (_categories, ("c0",), "TV distance 0.1"),
-    "concept_0.08": (_nothing, (), "error rate 0.10 -> 0.18"),
+    "concept_0.08": (_nothing, (), "error rate +0.08 (mean 0.10 -> 0.18)"),
     "control": (_nothing, (), "none"),
 }
 
@@ -158,10 +198,10 @@ def generate(name: str, seed: int, length: int, change_at: int | None) -> Scenar
         change(rng, x, c0, change_at)
     cats = _categorical(rng, length, c0)
     score = 1 / (1 + np.exp(-(np.nan_to_num(x[:, 8]) * 2 - 1 + 0.5 * x[:, 9])))
-    error_rate = np.full(length, BASE_ERROR_RATE)
+    error_rate = error_probability(x)
     if name.startswith("concept") and change_at is not None:
-        error_rate[change_at:] += 0.08
+        error_rate[change_at:] += CONCEPT_RISE
     errors = (rng.random(length) < error_rate).tolist()
-    return Scenario(
-        name, _rows(x, cats), score.tolist(), errors, change_at, affected, name.startswith("concept"), magnitude
-    )
+    concept = name.startswith("concept")
+    extra = {"error_probability": error_rate}
+    return Scenario(name, _rows(x, cats), score.tolist(), errors, change_at, affected, concept, magnitude, extra)
