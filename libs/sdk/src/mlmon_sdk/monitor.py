@@ -4,6 +4,12 @@ Events are validated against the mlmon contract, serialised and handed to librdk
 (bounded by ``buffer_size``); a background thread serves delivery reports. When the broker is unreachable,
 events wait in the queue (up to ``delivery_timeout_s``) and are delivered when it returns; when the queue is
 full, new events are dropped and counted (``stats.dropped``), never blocking the caller.
+
+The SDK keeps no buffer of its own: librdkafka's queue is the buffer. When the producer client has to be
+replaced (the broker lost its producer id, a fatal error, every broker went away: see
+:class:`mlmon_common.kafka.EventProducer`), the events still queued in the old client come back as delivery
+reports carrying their payload and are produced again on the new one (``stats.resent``), so a broker restart
+loses nothing that was queued (it may reorder them behind newer events of the same model).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ class MonitorStats:
     dropped: int
     invalid: int
     pending: int
+    resets: int = 0  # producer clients replaced
+    resent: int = 0  # events produced again on the replacement client
 
 
 class Tracked:
@@ -87,7 +95,12 @@ class Monitor:
             "batch.num.messages": 10_000,
         } | dict(producer_config or {})
         self._producer = EventProducer(
-            kafka, client_id=f"mlmon-sdk-{model_id}", block_when_full=False, poll_each=False, config=config
+            kafka,
+            client_id=f"mlmon-sdk-{model_id}",
+            block_when_full=False,
+            poll_each=False,
+            requeue_on_reset=True,
+            config=config,
         )
         self._predictions = kafka.topic(topics.RAW_PREDICTIONS.name)
         self._labels = kafka.topic(topics.RAW_LABELS.name)
@@ -226,8 +239,13 @@ class Monitor:
         return False
 
     def _poll_loop(self) -> None:
+        """Serve delivery reports (and replace the client when it must be): the thread never dies."""
         while not self._closed.is_set():
-            self._producer.poll(0.2)
+            try:
+                self._producer.poll(0.2)
+            except Exception:
+                logger.exception("mlmon-sdk poller error", extra={"model_id": self.model_id})
+                self._closed.wait(1.0)
 
     @property
     def stats(self) -> MonitorStats:
@@ -239,6 +257,8 @@ class Monitor:
             dropped=s.dropped,
             invalid=self.invalid,
             pending=self._producer.pending(),
+            resets=s.resets,
+            resent=s.resent,
         )
 
     def flush(self, timeout_s: float = 30.0) -> int:
