@@ -8,6 +8,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from confluent_kafka import KafkaError
+
 from mlmon_common import topics
 from mlmon_common.events import PredictionEvent
 from mlmon_common.kafka import ConsumerRunner, EventProducer, Item, Rejected
@@ -142,3 +144,35 @@ def test_records_of_partitions_revoked_while_filling_are_left_to_their_new_owner
         runner._consumer = real
         real.close()
     assert [m.partition() for m in kept] == [1, 1]  # only partition 1 is still assigned after the rebalance
+
+
+class _FailedProducer:
+    """Stands in for the producer after a batch whose delivery failed before the runner looked."""
+
+    def __init__(self) -> None:
+        self.failures = [KafkaError(KafkaError._MSG_TIMED_OUT)]
+
+    def pending(self) -> int:
+        return 0
+
+    def flush(self, timeout: float) -> int:
+        return 0
+
+    def take_failures(self) -> list[KafkaError]:
+        failures, self.failures = self.failures, []
+        return failures
+
+
+def test_a_failed_delivery_already_reported_makes_the_batch_run_again(kafka: KafkaSettings) -> None:
+    producer = EventProducer(kafka, client_id="batching-failed")
+    runner = ConsumerRunner(
+        kafka, service="batching", topics=[topics.RAW_PREDICTIONS], handler=Sink(), producer=producer
+    )
+    try:
+        runner._producer = _FailedProducer()  # type: ignore[assignment]
+        assert runner._await_deliveries() is False  # offsets are not stored: the batch is redone
+        assert runner._await_deliveries() is True  # nothing failed since
+    finally:
+        runner._producer = producer
+        runner._consumer.close()
+        producer.close()

@@ -9,6 +9,7 @@ be idempotent (dedupe by ``event_id``): a crash between handling and commit rede
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -28,6 +29,8 @@ from mlmon_common.settings import KafkaSettings
 from mlmon_common.topics import Topic
 
 logger = logging.getLogger(__name__)
+#: A client error of one kind is logged at most this often (the rest are counted in the next line).
+ERROR_LOG_INTERVAL_S = 10.0
 
 #: Records larger than this are dead-lettered without being parsed.
 MAX_EVENT_BYTES = 1024 * 1024
@@ -204,6 +207,7 @@ class ConsumerRunner:
         cfg.update(config or {})
         self._consumer = Consumer(cfg)
         self._last_lag_check = 0.0
+        self._error_log: dict[int, tuple[float, int]] = {}  # error code -> (last logged, repeats not logged)
         self._last_broker_probe = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -295,7 +299,13 @@ class ConsumerRunner:
     def _on_error(self, err: KafkaError) -> None:
         if err.code() == KafkaError._ALL_BROKERS_DOWN:
             self.health.broker_down = True
-        logger.warning("kafka client error", extra={"error": str(err)})
+        now = time.monotonic()
+        last, suppressed = self._error_log.get(err.code(), (-math.inf, 0))
+        if now - last < ERROR_LOG_INTERVAL_S:  # librdkafka repeats these many times a second in an outage
+            self._error_log[err.code()] = (last, suppressed + 1)
+            return
+        self._error_log[err.code()] = (now, 0)
+        logger.warning("kafka client error", extra={"error": str(err), "suppressed_since_last": suppressed})
 
     # -- one batch -------------------------------------------------------------------------------------
 
@@ -412,14 +422,15 @@ class ConsumerRunner:
 
     def _await_deliveries(self) -> bool:
         """Everything the batch produced (outputs, dead letters) is acknowledged before offsets are stored."""
-        if not self._producer.pending() and not self._producer.take_failures():
+        failures = self._producer.take_failures()
+        if not failures and not self._producer.pending():
             return True
         deadline = time.monotonic() + self.retry.deadline_s
         while self._producer.flush(1.0):
             self.health.last_loop = time.monotonic()
             if self._stop.is_set() or time.monotonic() > deadline:
                 return False
-        failures = self._producer.take_failures()
+        failures += self._producer.take_failures()
         if failures:
             logger.error("deliveries failed; batch will be processed again", extra={"errors": len(failures)})
         return not failures
