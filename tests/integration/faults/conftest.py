@@ -9,15 +9,11 @@ alerting retries from 0.2 s up to 1 s.
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +24,12 @@ import yaml
 from confluent_kafka import Consumer, KafkaError, Message
 from pydantic import ValidationError
 
-from mlmon_common import topics
+from mlmon_common import testing, topics
 from mlmon_common.devstack import free_port
 from mlmon_common.events import LabelEvent, MetricsEvent, PredictionEvent, decode_event, utcnow
 from mlmon_common.kafka import EventProducer, ensure_topics
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import ServiceProcess, unique, wait_for
+from mlmon_common.testing import HttpSink, Received, ServiceProcess, unique, wait_for
 
 API_KEY = "faults-key-0123456789"
 SERVICES = ("collector", "drift", "alerting", "maintenance", "reporting")
@@ -41,22 +37,41 @@ SERVICES = ("collector", "drift", "alerting", "maintenance", "reporting")
 WEBHOOK_TIMEOUT_S = 1.0
 
 
-@dataclass
-class Receiver:
-    """A real HTTP notification receiver. ``mode``: ``ok`` (200), ``fail`` (503), ``timeout`` (answers 200
-    after ``WEBHOOK_TIMEOUT_S`` + 1 s, i.e. after the sender gave up). Only answers the sender saw as a
-    success count as deliveries (``delivered``); every request is an attempt."""
+class Receiver(HttpSink):
+    """A real HTTP notification receiver. ``mode``: ``ok`` (200), ``fail`` (503), ``timeout`` (answers only
+    after ``WEBHOOK_TIMEOUT_S`` + 1 s, i.e. after the sender gave up, and never counts as a delivery). Only
+    answers the sender saw as a success count as deliveries; every request is an attempt (by mode)."""
 
-    url: str
-    mode: str = "ok"
-    attempts: Counter[str] = field(default_factory=Counter)
-    delivered: list[dict[str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self) -> None:
+        super().__init__(answer=self._by_mode)
+        self.mode = "ok"
+        self.attempts_by_mode: Counter[str] = Counter()
+
+    def _by_mode(self, _request: Received) -> int:
+        mode = self.mode
+        with self.lock:
+            self.attempts_by_mode[mode] += 1
+        if mode == "timeout":
+            time.sleep(WEBHOOK_TIMEOUT_S + 1.0)  # the sender has given up by now
+            return 504
+        return 503 if mode == "fail" else 200
 
     def deliveries(self, model_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """One entry per alert of each delivered payload: idempotency key, model, alert name, status."""
         wanted = set(model_ids) if model_ids is not None else None
-        with self.lock:
-            return [d for d in self.delivered if wanted is None or d["model_id"] in wanted]
+        out = []
+        for request in self.requests:
+            doc = request.json()
+            for alert in doc["alerts"]:
+                entry = {
+                    "key": request.headers.get("idempotency-key", ""),
+                    "model_id": alert["labels"].get("model_id", ""),
+                    "alertname": alert["labels"].get("alertname", ""),
+                    "status": doc["status"],
+                }
+                if wanted is None or entry["model_id"] in wanted:
+                    out.append(entry)
+        return out
 
     def keys(self, model_ids: Iterable[str] | None = None) -> Counter[str]:
         return Counter(d["key"] for d in self.deliveries(model_ids))
@@ -64,48 +79,8 @@ class Receiver:
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
-    port = free_port()
-    rec = Receiver(url=f"http://127.0.0.1:{port}")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            mode = rec.mode
-            with rec.lock:
-                rec.attempts[mode] += 1
-            if mode == "timeout":
-                time.sleep(WEBHOOK_TIMEOUT_S + 1.0)  # the sender has given up by now: not a delivery
-            status = 503 if mode == "fail" else 200
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b"{}")
-            except OSError:
-                return
-            if mode == "ok":
-                doc = json.loads(body)
-                with rec.lock:
-                    for alert in doc["alerts"]:
-                        rec.delivered.append(
-                            {
-                                "key": self.headers.get("Idempotency-Key", ""),
-                                "model_id": alert["labels"].get("model_id", ""),
-                                "alertname": alert["labels"].get("alertname", ""),
-                                "status": doc["status"],
-                            }
-                        )
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield rec
-    server.shutdown()
-    server.server_close()
+    with Receiver() as rec:
+        yield rec
 
 
 def write_config(path: Path, receiver_url: str) -> Path:
@@ -122,34 +97,27 @@ def write_config(path: Path, receiver_url: str) -> Path:
 
 
 def service_env(kafka: KafkaSettings, redis_settings: RedisSettings, config: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "MLMON_ENV": "test",
-        "MLMON_LOG_LEVEL": "WARNING",
-        "MLMON_KAFKA_BOOTSTRAP": kafka.bootstrap,
-        "MLMON_KAFKA_TOPIC_SUFFIX": kafka.topic_suffix,
-        "MLMON_KAFKA_GROUP_PREFIX": kafka.group_prefix,
-        "MLMON_KAFKA_SESSION_TIMEOUT_MS": "2000",
-        "MLMON_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-        "MLMON_REDIS_URL": redis_settings.url.get_secret_value(),
-        "MLMON_REDIS_KEY_PREFIX": redis_settings.key_prefix,
-        "MLMON_REDIS_SOCKET_TIMEOUT_S": "1",
-        "MLMON_API_KEY": API_KEY,
-        "MLMON_CONFIG": str(config),
-        "MLMON_COLLECTOR_IDLE_S": "1",
-        "MLMON_COLLECTOR_TICK_S": "0.2",
-        "MLMON_COLLECTOR_MAX_OUT_OF_ORDER_S": "0.5",
-        "MLMON_COLLECTOR_SWEEP_INTERVAL_S": "0.5",
-        "MLMON_DRIFT_CHECKPOINT_INTERVAL_S": "1",
-        "MLMON_ALERTING_RETRY_INITIAL_S": "0.2",
-        "MLMON_ALERTING_RETRY_MAX_S": "1",
-        "MLMON_ALERTING_DELIVERY_LEASE_S": "3",
-        "MLMON_ALERTING_DELIVERY_POLL_S": "0.1",
-        "MLMON_MAINTENANCE_WORKER_POLL_S": "0.2",
-        "MLMON_MAINTENANCE_TICK_INTERVAL_S": "3600",
-        "MLMON_REPORTING_FORECAST_INTERVAL_S": "3600",
-        "MLMON_REPORTING_REPORT_CHECK_INTERVAL_S": "3600",
-    }
+    return testing.service_env(
+        kafka,
+        redis_settings,
+        MLMON_LOG_LEVEL="WARNING",
+        MLMON_REDIS_SOCKET_TIMEOUT_S="1",
+        MLMON_API_KEY=API_KEY,
+        MLMON_CONFIG=str(config),
+        MLMON_COLLECTOR_IDLE_S="1",
+        MLMON_COLLECTOR_TICK_S="0.2",
+        MLMON_COLLECTOR_MAX_OUT_OF_ORDER_S="0.5",
+        MLMON_COLLECTOR_SWEEP_INTERVAL_S="0.5",
+        MLMON_DRIFT_CHECKPOINT_INTERVAL_S="1",
+        MLMON_ALERTING_RETRY_INITIAL_S="0.2",
+        MLMON_ALERTING_RETRY_MAX_S="1",
+        MLMON_ALERTING_DELIVERY_LEASE_S="3",
+        MLMON_ALERTING_DELIVERY_POLL_S="0.1",
+        MLMON_MAINTENANCE_WORKER_POLL_S="0.2",
+        MLMON_MAINTENANCE_TICK_INTERVAL_S="3600",
+        MLMON_REPORTING_FORECAST_INTERVAL_S="3600",
+        MLMON_REPORTING_REPORT_CHECK_INTERVAL_S="3600",
+    )
 
 
 class Stack:

@@ -102,9 +102,9 @@ def test_receiver_failing_then_timing_out_then_back_delivers_each_notification_o
     receiver.mode = "fail"
     try:
         send(module_kafka, topics.METRICS.name, [low_accuracy(m) for m in models])
-        wait_for(lambda: receiver.attempts["fail"] >= 3 * len(models), 30, "failed attempts (503)")
+        wait_for(lambda: receiver.attempts_by_mode["fail"] >= 3 * len(models), 30, "failed attempts (503)")
         receiver.mode = "timeout"
-        wait_for(lambda: receiver.attempts["timeout"] >= 2 * len(models), 30, "timed-out attempts")
+        wait_for(lambda: receiver.attempts_by_mode["timeout"] >= 2 * len(models), 30, "timed-out attempts")
         assert receiver.deliveries(models) == []
         assert _outbox(stack)["pending"] >= len(models)
     finally:
