@@ -8,7 +8,6 @@ import pytest
 from mlmon_drift.alarms import window_alpha
 from mlmon_drift.concept import ConceptTracker, ErrorRateTest
 from mlmon_drift.config import DriftConfig
-from mlmon_drift.detectors import ErrorRateWindow
 from mlmon_drift.scenarios import generate
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -118,16 +117,29 @@ def test_no_false_alarm_on_a_seasonal_autocorrelated_healthy_error_stream() -> N
     assert tracker.detector.inflation > 1.1
 
 
+#: ``ErrorRateWindow(reference_size=500, window=300).to_state()`` after 800 outcomes (the detector before
+#: ``ErrorRateTest``; the class is gone, its checkpoints are still in Redis).
+OLD_ERROR_RATE_WINDOW_STATE = {
+    "ref_count": 500,
+    "ref_errors": 47,
+    "win_count": 0,
+    "win_errors": 0,
+    "history": [False],
+    "quiet": 0,
+    "drifting": False,
+    "last_p": 0.2388563799559842,
+    "last_rate": 0.11,
+}
+
+
 def test_old_error_rate_window_checkpoint_loads_and_is_recalibrated() -> None:
-    old = ErrorRateWindow(reference_size=500, window=300)
-    for x in _errors(10, 800, 0, 0.1, 0.1):
-        old.update(x)
     cfg = DriftConfig(concept_reference_size=500)
     tracker = ConceptTracker(cfg)
-    tracker.load_state({"outcomes": 800, "last_detection": None, "drifting": False, "detector": old.to_state()})
+    old = dict(OLD_ERROR_RATE_WINDOW_STATE)
+    tracker.load_state({"outcomes": 800, "last_detection": None, "drifting": False, "detector": old})
     assert tracker.detector.ready
     assert tracker.detector.level == pytest.approx(window_alpha(1.0, events_per_second=1.0, window_events=300))
-    assert tracker.detector.reference_rate == pytest.approx(old.reference_rate)
+    assert tracker.detector.reference_rate == pytest.approx((47 + 0.5) / 501)  # ErrorRateWindow's estimate
     assert _feed(tracker, _errors(11, 3000, 0, 0.5, 0.5), start=800)[0][1] == "started"
 
 

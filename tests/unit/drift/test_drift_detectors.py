@@ -5,7 +5,7 @@ import pytest
 from river import drift
 from river.drift import binary
 
-from mlmon_drift.detectors import Cusum, CusumBank, ErrorRateWindow, make_detector
+from mlmon_drift.detectors import Cusum, CusumBank, make_detector
 
 
 def test_cusum_hand_computed() -> None:
@@ -58,27 +58,3 @@ def test_factory_builds_river_detectors() -> None:
     assert make_detector("PageHinkley", threshold=10.0).threshold == 10.0
     with pytest.raises(ValueError, match="detector: unknown name 'CUSUM'; valid: ADWIN, PageHinkley"):
         make_detector("CUSUM")
-
-
-def test_error_rate_window_hand_computed() -> None:
-    det = ErrorRateWindow(reference_size=10, window=10, alpha=0.01, k=1, n=1, end_after=1)
-    stream = [i == 0 for i in range(10)] + [True] * 10 + [False] * 10
-    flags = [det.update(x).drift_detected for x in stream]
-    assert [i for i, f in enumerate(flags) if f] == [19]
-    assert det.reference_rate == pytest.approx(1.5 / 11)
-    assert det.drifting is False  # the quiet window at 29 ended it
-    assert det.last_rate == 0.0
-
-
-def test_error_rate_window_state_round_trip_and_errors() -> None:
-    det = ErrorRateWindow(reference_size=5, window=5)
-    for x in [True, False, False, True, False, True, True]:
-        det.update(x)
-    other = ErrorRateWindow(reference_size=5, window=5)
-    other.load_state(det.to_state())
-    assert other.to_state() == det.to_state()
-    assert (other.ref_errors, other.win_count, other.win_errors) == (2, 2, 2)
-    with pytest.raises(ValueError, match="unknown field 'bogus'"):
-        other.load_state({"bogus": 1})
-    with pytest.raises(ValueError, match="ErrorRateWindow: need"):
-        ErrorRateWindow(k=4, n=3)

@@ -13,6 +13,7 @@ MODULES = [
     "concept",
     "config",
     "detectors",
+    "evaluate",
     "model_drift",
     "monitor",
     "reference",

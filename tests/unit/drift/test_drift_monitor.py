@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from mlmon_common.events import OutcomeEvent, PredictionEvent
+from mlmon_drift import stats
 from mlmon_drift.config import DriftConfig
 from mlmon_drift.monitor import ModelMonitor
 
@@ -228,3 +230,74 @@ def test_models_with_one_kind_of_feature_or_none(make_row: Any, drifting: list[s
         mon.observe(make_row(i, i >= 800), at=T0)
     assert mon.drifting_features() == drifting
     assert mon.data_drift_score() == (1.0 if drifting else 0.0)
+
+
+def test_checkpoint_from_before_the_two_sample_chi_square_loads_and_continues() -> None:
+    """A checkpoint written by the monitor that still used the goodness-of-fit chi-square (same state format:
+    the reference counts the two-sample test needs come from the stored reference profile)."""
+    state = json.loads((Path(__file__).parent / "old_checkpoint_state_v1.json").read_text())
+    mon = ModelMonitor.from_state(state)
+    assert mon.names == ["__score__", "x", "__prediction__", "flag", "plan"]
+    assert (mon.filled, mon.pos, mon.events_seen) == (3, 10, 130)
+    # reference counts of the testable levels plus the pooled rest ("c" is too rare for 20-event windows)
+    assert mon.levels == [["false", "true"], ["false", "true"], ["a", "b"]]
+    assert mon.cat_ref_counts[:, 0].tolist() == [[30, 30, 0], [39, 21, 0], [28, 21, 11]]
+    assert mon.to_state()["window"]["counts"] == state["window"]["counts"]
+    rng = np.random.default_rng(3)
+    for i in range(200):
+        row = {"x": float(rng.normal()), "plan": str(rng.choice(["a", "b", "c"])), "flag": bool(rng.random() < 0.3)}
+        mon.observe(row, bool(i % 2), float(rng.random()), at=T0 + timedelta(seconds=130 + i))
+    assert mon.filled == 13
+    assert np.all((mon.last_p >= 0) & (mon.last_p <= 1))
+
+
+def _category_rows(seed: int, n: int, change: int | None) -> list[dict[str, Any]]:
+    """c0 of the harness (levels a-d at 0.4/0.3/0.2/0.1), shifted by total variation 0.1 at ``change``."""
+    rng = np.random.default_rng(seed)
+    levels = np.array(["a", "b", "c", "d"])
+    before = rng.choice(levels, size=n, p=[0.4, 0.3, 0.2, 0.1])
+    after = rng.choice(levels, size=n, p=[0.3, 0.3, 0.2, 0.2])
+    return [{"c0": str(after[i] if change is not None and i >= change else before[i])} for i in range(n)]
+
+
+def test_categorical_p_values_are_the_two_sample_test_against_the_reference_counts() -> None:
+    mon = ModelMonitor("m")
+    rows = _category_rows(15, REF + 700, None)
+    _feed(mon, rows)
+    assert mon.reference is not None
+    ref = [mon.reference.categorical["c0"].levels[lv] for lv in "abcd"]
+    assert mon.levels == [["a", "b", "c", "d"]]
+    assert mon.cat_ref_counts[0, 0].tolist() == [*ref, 0]
+    counts = {lv: 0 for lv in "abcd"}
+    for row in rows[REF + 600 :]:
+        counts[row["c0"]] += 1
+    short_stat, short_p = stats.chi_square_two_sample(np.array(ref), np.array([[*counts.values()]]))
+    long_counts = [sum(r["c0"] == lv for r in rows[REF + 200 :]) for lv in "abcd"]
+    _, long_p = stats.chi_square_two_sample(np.array(ref), np.array([long_counts]))
+    assert mon.last_stat[0] == pytest.approx(short_stat[0])
+    assert mon.last_p[0] == pytest.approx(min(1.0, 2 * min(short_p[0], long_p[0])))
+
+
+def test_categorical_tv_shift_of_0_1_starts_only_after_the_change() -> None:
+    for seed in range(3):
+        events = _feed(ModelMonitor("m"), _category_rows(20 + seed, 6000, CHANGE))
+        started = [(i, e.feature, e.detector) for i, e in events if e.state == "started" and e.kind == "feature"]
+        assert [(f, d) for _, f, d in started] == [("c0", "chi2")]
+        assert CHANGE <= started[0][0] <= CHANGE + 1500
+
+
+def test_levels_beyond_max_categories_count_in_the_pooled_rest_of_the_reference() -> None:
+    """60 equally likely levels, the profile keeps 20: the window pools the other 40 with the rare ones, so
+    the reference's rest must hold them too (it used to hold only the listed levels: a drift at once)."""
+    rng = np.random.default_rng(16)
+    mon = ModelMonitor("m", DriftConfig(max_categories=20))
+    rows = [
+        {"city": f"c{v}", "x": float(v)} if i % 10 else {"x": 0.0} for i, v in enumerate(rng.integers(0, 60, 20_000))
+    ]
+    assert _feed(mon, rows) == []
+    assert mon.reference is not None
+    profile = mon.reference.categorical["city"]
+    assert len(profile.levels) == 20
+    ref = mon.cat_ref_counts[0, 0]
+    assert ref.sum() == 900  # non-null reference values (every 10th row has no city)
+    assert ref[len(mon.levels[0])] == 900 - sum(profile.levels[lv] for lv in mon.levels[0])

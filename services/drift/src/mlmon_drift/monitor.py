@@ -2,7 +2,8 @@
 
 Per event the monitor only copies values into numpy buffers (O(features)); every ``window_events``
 events it tests the window, and the long window (``long_windows`` windows), against the reference
-(KS on standardised numeric values, chi-square on categorical levels), applies Benjamini-Hochberg at
+(KS on standardised numeric values; on categorical levels a two-sample chi-square against the reference's
+level counts, whose own sampling error it accounts for), applies Benjamini-Hochberg at
 the budget-calibrated level, feeds a vectorised CUSUM on block means, and lets ``PersistenceGate``
 decide the transitions. It returns ``DriftEvent``s only on transitions: per feature (kind ``feature``;
 kind ``prediction`` for the model's score/prediction), per model (kind ``data``, score = share of
@@ -37,7 +38,7 @@ from mlmon_drift.detectors import CusumBank
 from mlmon_drift.reference import PREDICTION, SCORE, ReferenceBuilder, ReferenceProfile, category
 from mlmon_drift.stats import (
     KsReference,
-    chi_square,
+    chi_square_two_sample,
     clipped_moments,
     jensen_shannon,
     mean_shift_test,
@@ -85,9 +86,10 @@ class ModelMonitor:
         self.ref_sizes = np.array([r.size for r in ref_sorted], dtype=np.float64)
         self.levels = [reference.categorical[n].testable_levels(5.0, cfg.window_events) for n in self.cat_names]
         self.level_index = [{lv: i for i, lv in enumerate(lv_list)} for lv_list in self.levels]
-        self.cat_ref_p = [
+        self.cat_ref_p = [  # smoothed frequencies: the Jensen-Shannon score of events
             reference.categorical[n].probabilities(lv) for n, lv in zip(self.cat_names, self.levels, strict=True)
         ]
+        self.cat_ref_counts = self._reference_counts(reference)
         w, span = cfg.window_events, cfg.window_events * cfg.long_windows
         self.buf = np.full((span, len(self.num_names)), np.nan)
         self.counts = [[[0] * (len(lv) + 1) for _ in range(cfg.long_windows)] for lv in self.levels]
@@ -171,17 +173,36 @@ class ModelMonitor:
             d, p = np.maximum(d, d_long), np.minimum(1.0, 2 * np.minimum(p, p_long))
         return d, p, z
 
+    def _reference_counts(self, reference: ReferenceProfile) -> np.ndarray:
+        """(C, 1, K) reference counts of the testable levels plus the pooled rest, zero-padded to K levels.
+
+        The rest counts every other non-null reference value, including levels beyond ``max_categories``
+        that the profile does not list: a window pools those too (the non-null count is ``n_events`` times
+        one minus the null rate).
+        """
+        width = max((len(lv) + 1 for lv in self.levels), default=1)
+        out = np.zeros((len(self.cat_names), 1, width))
+        for j, (name, levels) in enumerate(zip(self.cat_names, self.levels, strict=True)):
+            profile = reference.categorical[name]
+            kept = [profile.levels.get(lv, 0) for lv in levels]
+            present = max(round(reference.n_events * (1 - profile.null_rate)), sum(profile.levels.values()))
+            out[j, 0, : len(levels) + 1] = [*kept, present - sum(kept)]
+        return out
+
     def _categorical_pvalues(self) -> tuple[np.ndarray, np.ndarray]:
-        stat, p = np.zeros(len(self.cat_names)), np.ones(len(self.cat_names))
-        long_ready = self.filled + 1 >= self.config.long_windows > 1
-        for j, ref_p in enumerate(self.cat_ref_p):
-            short = np.array(self.counts[j][self.slot])
-            s, ps = chi_square(ref_p, short)
-            stat[j], p[j] = s[0], ps[0]
-            if long_ready:
-                _, pl = chi_square(ref_p, np.array(self.counts[j]).sum(axis=0))
-                p[j] = min(1.0, 2 * min(p[j], pl[0]))
-        return stat, p
+        """Two-sample chi-square of the short and the long window against the reference counts (all
+        categorical features in one call); the short window's statistic, p-values Bonferroni over both."""
+        if not self.cat_names:
+            return np.zeros(0), np.ones(0)
+        windows = np.zeros((len(self.cat_names), 2, self.cat_ref_counts.shape[2]))
+        for j, slots in enumerate(self.counts):
+            k = len(slots[0])
+            windows[j, 0, :k] = slots[self.slot]
+            windows[j, 1, :k] = np.sum(slots, axis=0)
+        stat, p = chi_square_two_sample(self.cat_ref_counts, windows)
+        if self.filled + 1 >= self.config.long_windows > 1:
+            return stat[:, 0], np.minimum(1.0, 2 * p.min(axis=1))
+        return stat[:, 0], p[:, 0]
 
     def _confirmations(self, z: np.ndarray) -> np.ndarray:
         b = self.config.cusum_block

@@ -1,7 +1,8 @@
 """Two-sample drift statistics, vectorised across features with numpy.
 
 Numeric features compare a current window ``cur`` (shape ``(n, F)``, NaN = missing) with per-feature
-sorted reference samples; categorical features compare level counts with reference frequencies.
+sorted reference samples; categorical features compare level counts with the reference's level counts
+(``chi_square_two_sample``: both are samples) or with known frequencies (``chi_square``).
 All functions are pure; p-values use asymptotic distributions with an optional effective-size
 correction (``inflation``: variance inflation of serially correlated streams, 1 = independent).
 
@@ -12,6 +13,9 @@ correction (``inflation``: variance inflation of serially correlated streams, 1 
 1.0
 >>> round(float(chi_square(np.array([0.5, 0.5]), np.array([[50, 50]]))[0][0]), 6)
 0.0
+>>> stat, p = chi_square_two_sample(np.array([500, 500]), np.array([[60, 40], [50, 50]]))
+>>> [round(float(s), 4) for s in stat], round(float(p[0]), 4)
+([3.6376, 0.0], 0.0565)
 """
 
 from __future__ import annotations
@@ -187,7 +191,12 @@ def _check_counts(ref_p: FloatArray, counts: NDArray[Any]) -> tuple[FloatArray, 
 
 
 def chi_square(ref_p: FloatArray, counts: NDArray[Any]) -> tuple[FloatArray, FloatArray]:
-    """Chi-square goodness of fit of level counts (rows = windows) to reference frequencies."""
+    """Chi-square goodness of fit of level counts (rows = windows) to *known* frequencies ``ref_p``.
+
+    The frequencies are taken as exact. When they are estimated from a reference sample of ``m`` events, use
+    ``chi_square_two_sample`` on the reference counts instead: here the statistic of a window of ``n`` events
+    would be about ``(1 + n / m)`` times chi-square under no change, and the test anti-conservative.
+    """
     ref_p, counts = _check_counts(ref_p, counts)
     n = counts.sum(axis=1, keepdims=True)
     expected = np.maximum(ref_p, _EPS) * n
@@ -196,6 +205,35 @@ def chi_square(ref_p: FloatArray, counts: NDArray[Any]) -> tuple[FloatArray, Flo
     df = max(int(np.count_nonzero(ref_p > 0)) - 1, 1)
     p = np.where(n[:, 0] > 0, special.chdtrc(df, stat), 1.0)
     return np.where(n[:, 0] > 0, stat, 0.0), p
+
+
+def chi_square_two_sample(ref_counts: NDArray[Any], counts: NDArray[Any]) -> tuple[FloatArray, FloatArray]:
+    """Pearson chi-square of homogeneity (a 2 x k table) between reference level counts and window counts.
+
+    Both rows are samples, so the reference's own sampling error is part of the null distribution: under no
+    change the statistic is asymptotically chi-square with (levels seen in either - 1) degrees of freedom,
+    for any reference size ``m`` and window size ``n``. Per level ``i`` with ``t_i = r_i + c_i > 0`` it adds
+    ``(r_i n - c_i m)^2 / (t_i m n)``; levels absent from both are left out, so zero-padded columns are
+    allowed. The last axis holds the levels and the others broadcast: ``(C, 1, K)`` references against
+    ``(C, W, K)`` windows test W windows of C features at once. Returns ``(statistic, p_value)``; an empty
+    side gives ``(0, 1)``.
+    """
+    ref = np.asarray(ref_counts, dtype=np.float64)
+    cur = np.asarray(counts, dtype=np.float64)
+    if ref.ndim == 0 or cur.ndim == 0 or ref.shape[-1] != cur.shape[-1]:
+        raise ValueError(f"counts must have {ref.shape[-1] if ref.ndim else 1} levels (last axis), got {cur.shape}")
+    if ref.min(initial=0.0) < 0 or cur.min(initial=0.0) < 0:
+        raise ValueError("counts must be non-negative")
+    m = ref.sum(axis=-1, keepdims=True)
+    n = cur.sum(axis=-1, keepdims=True)
+    total = ref + cur
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(total > 0, (ref * n - cur * m) ** 2 / (total * m * n), 0.0)
+    ok = (m[..., 0] > 0) & (n[..., 0] > 0)
+    stat = np.where(ok, terms.sum(axis=-1), 0.0)
+    df = np.count_nonzero(total > 0, axis=-1) - 1
+    p = np.where(ok & (df > 0), special.chdtrc(np.maximum(df, 1), stat), 1.0)
+    return stat, p
 
 
 def frequencies(counts: NDArray[Any]) -> FloatArray:
