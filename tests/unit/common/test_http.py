@@ -60,3 +60,11 @@ def test_probe_exceptions_are_failed_checks() -> None:
     assert resp.json() == {"ready": False, "checks": {"redis": "ConnectionError: redis down"}}
     assert client.get("/healthz").status_code == 200
     assert 'mlmon_ready{service="t"} 0.0' in client.get("/metrics").text
+
+
+def test_metrics_expose_the_producer_counters() -> None:
+    client, _ = _client()
+    text = client.get("/metrics").text
+    for name in ("mlmon_produce_dropped_total", "mlmon_producer_resets_total"):
+        assert f'{name}{{service="t"}} 0.0' in text, name
+    assert 'mlmon_handler_batch_size_bucket{le="5000.0",service="t"}' in text  # up to the collector's 5,000

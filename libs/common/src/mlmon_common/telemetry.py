@@ -4,6 +4,7 @@ Exposed names (stable; the Grafana dashboard and alerts use them):
 ``mlmon_consumed_total{service,topic}``, ``mlmon_handled_total{service,topic}``,
 ``mlmon_deadlettered_total{service,topic,reason}``, ``mlmon_produced_total{service,topic}``,
 ``mlmon_produce_failed_total{service,topic}``, ``mlmon_produce_dropped_total{service}``,
+``mlmon_producer_resets_total{service}``,
 ``mlmon_handler_retries_total{service}``, ``mlmon_consumer_lag{service,topic,partition}``,
 ``mlmon_ready{service}``, ``mlmon_handler_seconds{service}`` (histogram, seconds per batch) and
 ``mlmon_handler_batch_size{service}`` (histogram).
@@ -42,7 +43,7 @@ class ServiceTelemetry(Collector):
             "Events per handled batch",
             ["service"],
             registry=self.registry,
-            buckets=(1, 10, 50, 100, 250, 500, 1000),
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000),
         ).labels(service)
         self.registry.register(self)
 
@@ -61,6 +62,7 @@ class ServiceTelemetry(Collector):
                 ("produced", "Records acknowledged by the broker", ["service", "topic"]),
                 ("produce_failed", "Records the broker did not acknowledge", ["service", "topic"]),
                 ("produce_dropped", "Records dropped because the local queue was full", ["service"]),
+                ("producer_resets", "Producer clients replaced (lost producer id, fatal error)", ["service"]),
                 ("handler_retries", "Batches retried after a retryable error", ["service"]),
             )
         }
@@ -87,6 +89,7 @@ class ServiceTelemetry(Collector):
         for topic, n in failed.items():
             fams["produce_failed"].add_metric([svc, topic], n)
         fams["produce_dropped"].add_metric([svc], sum(p.stats.dropped for p in self.producers))
+        fams["producer_resets"].add_metric([svc], sum(p.stats.resets for p in self.producers))
         ready = GaugeMetricFamily("mlmon_ready", "1 while the service is ready", labels=["service"])
         ready.add_metric([svc], 1.0 if self.ready() else 0.0)
         yield from fams.values()
