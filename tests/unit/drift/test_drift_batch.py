@@ -84,3 +84,14 @@ def test_bad_inputs_name_the_problem() -> None:
         DataDriftMonitor(alpha=1.0)
     with pytest.raises(ValueError, match=r"share_threshold must be in \[0, 1\]"):
         DataDriftMonitor(share_threshold=2.0)
+
+
+def test_categorical_test_counts_the_reference_as_a_sample() -> None:
+    """Both tables are samples: 550/450 against 500/500 (n = m = 1000) is chi2 5.01 (p 0.025) as a 2 x 2
+    contingency table, not 10.0 (p 0.0016) as if the reference shares were exact."""
+    ref = {"c": ["a"] * 500 + ["b"] * 500}
+    cur = {"c": ["a"] * 550 + ["b"] * 450}
+    result = DataDriftMonitor(alpha=0.01).detect_drift(ref, cur).features["c"]
+    assert result.statistic == pytest.approx(5.013, abs=1e-3)
+    assert result.p_value == pytest.approx(0.0252, abs=1e-3)
+    assert result.drifted is False

@@ -3,7 +3,8 @@
 Tables are pandas DataFrames or column dicts (name -> sequence, ``None``/NaN = missing). A column is
 numeric when all its non-missing values in both tables are numbers (bool is categorical). Numeric
 columns: KS statistic and p-value, Wasserstein-1 on values standardised by the reference, PSI on
-reference-quantile bins. Categorical: chi-square, PSI, Jensen-Shannon, unseen-category rate.
+reference-quantile bins. Categorical: two-sample chi-square (both tables are samples), PSI, Jensen-Shannon,
+unseen-category rate.
 Benjamini-Hochberg across columns decides ``drifted``; ``share`` is the drifted fraction.
 
 >>> mon = DataDriftMonitor()
@@ -27,7 +28,7 @@ import pandas as pd
 from mlmon_drift.alarms import benjamini_hochberg
 from mlmon_drift.reference import category, is_number
 from mlmon_drift.stats import (
-    chi_square,
+    chi_square_two_sample,
     jensen_shannon,
     ks_test,
     psi_categorical,
@@ -145,12 +146,12 @@ class DataDriftMonitor:
         # levels expected < 5 times in the current sample are pooled with unseen ones (chi-square validity)
         kept = ref_counts[ref_counts / ref_counts.sum() * len(c) >= 5]
         kept = kept if len(kept) else ref_counts.iloc[:1]
-        ref_p = np.append(kept.to_numpy(dtype=float), ref_counts.sum() - kept.sum()) + 0.5
-        ref_p /= ref_p.sum()
+        ref_levels = np.append(kept.to_numpy(dtype=float), ref_counts.sum() - kept.sum())
+        ref_p = (ref_levels + 0.5) / (ref_levels + 0.5).sum()  # smoothed shares for PSI / Jensen-Shannon
         in_kept = cur_keys.isin(kept.index)
         pooled = int((~in_kept).sum())
         counts = np.append(cur_keys[in_kept].value_counts().reindex(kept.index, fill_value=0).to_numpy(), pooled)
-        stat, p = chi_square(ref_p, counts)
+        stat, p = chi_square_two_sample(ref_levels, counts[None, :])  # both tables are samples
         known = cur_keys.isin(ref_counts.index)
         return {
             "feature": name,
