@@ -101,7 +101,7 @@ def run_load(plan: LoadPlan) -> None:
     """Produce the load; writes a :class:`LoadResult` as JSON to ``plan.out``."""
     kafka = KafkaSettings(bootstrap=plan.bootstrap)
     producer = Producer(
-        kafka.client_config() | {"linger.ms": 5, "compression.type": "lz4", "queue.buffering.max.messages": 2_000_000}
+        kafka.client_config() | {"linger.ms": 20, "compression.type": "lz4", "queue.buffering.max.messages": 2_000_000}
     )
     res = LoadResult()
 
