@@ -25,6 +25,7 @@ from mlmon_common.settings import KafkaSettings, RedisSettings
 from mlmon_common.testing import unique, wait_for
 
 from .conftest import (
+    SERVICES,
     Feeder,
     Receiver,
     Stack,
@@ -54,8 +55,8 @@ def _wait_ready(stack: Stack, name: str, timeout_s: float) -> None:
         raise AssertionError(f"{name} not ready after {timeout_s:.0f}s: {body}") from None
 
 
-def _not_ready(stack: Stack) -> bool:
-    return all(stack.readyz(n) == 503 for n in NAMES)
+def _not_ready(stack: Stack, names: tuple[str, ...] = NAMES) -> bool:
+    return all(stack.readyz(n) == 503 for n in names)
 
 
 def _every_record(record: Message) -> bool:
@@ -198,11 +199,11 @@ def test_broker_down_30s_services_not_ready_then_reconnect_and_resume(
     broker came back are reconciled (what was consumed before the outage is already in Redis)."""
     kafka, pids = own_broker
     env = service_env(kafka, redis_settings, write_config(run_dir / "mlmon.yml", receiver.url))
-    stack = Stack(env, run_dir, NAMES)
+    stack = Stack(env, run_dir, SERVICES)
     before_model, after_model = unique("ba-"), unique("bb-")
     try:
         stack.start()
-        processes = {name: stack.procs[name].proc for name in NAMES}
+        processes = {name: stack.procs[name].proc for name in SERVICES}
         with Feeder(kafka, [unique("bm-") for _ in range(2)]) as before:
             wait_for(lambda: before.n >= 100, 30, "the stream flowing")
         send(kafka, topics.METRICS.name, [low_accuracy(before_model)])
@@ -211,11 +212,11 @@ def test_broker_down_30s_services_not_ready_then_reconnect_and_resume(
 
         stop_process(pids.pop())
         down_at = time.monotonic()
-        wait_for(lambda: _not_ready(stack), 25, "collector and alerting not ready without the broker")
+        wait_for(lambda: _not_ready(stack, SERVICES), 25, "every service not ready without the broker")
         # Stay down for the whole outage, checking that nobody claims to be ready meanwhile.
         wait_for(
             lambda: (
-                (_not_ready(stack) or pytest.fail("a service reported ready without a broker"))
+                (_not_ready(stack, SERVICES) or pytest.fail("a service reported ready without a broker"))
                 and time.monotonic() - down_at >= BROKER_OUTAGE_S
             ),
             BROKER_OUTAGE_S + 10,
@@ -225,7 +226,7 @@ def test_broker_down_30s_services_not_ready_then_reconnect_and_resume(
         pids.append(start_broker(run_dir, int(kafka.bootstrap.rsplit(":", 1)[1]))[0])
         wait_for_broker(kafka, timeout_s=30)
         ensure_topics(kafka, topics.ALL)  # the embedded broker lost them (Apache Kafka keeps them)
-        for name in NAMES:
+        for name in SERVICES:
             _wait_ready(stack, name, 60)
         with Feeder(kafka, [unique("bn-") for _ in range(2)]) as after:
             wait_for(lambda: after.n >= 300, 30, "the stream after the outage")
@@ -237,7 +238,7 @@ def test_broker_down_30s_services_not_ready_then_reconnect_and_resume(
             wanted = ("mlmon_collector_metrics_total", "mlmon_collector_windows", "mlmon_consumer_lag")
             raise AssertionError(f"{exc}\ncollector: {[x for x in stats if x.startswith(wanted)]}") from None
         assert [d["model_id"] for d in receiver.deliveries([before_model])] == [before_model]  # not re-sent
-        assert {name: stack.procs[name].proc for name in NAMES} == processes, "a service was restarted"
+        assert {name: stack.procs[name].proc for name in SERVICES} == processes, "a service was restarted"
         assert all(proc is not None and proc.poll() is None for proc in processes.values())
     finally:
         stack.stop()

@@ -22,6 +22,7 @@ from mlmon_common import topics
 from mlmon_common.errors import RetryableError
 from mlmon_common.http import api_key_dependency
 from mlmon_common.kafka import EventProducer, ensure_topics, wait_for_broker
+from mlmon_common.probes import broker_check
 from mlmon_common.service import ServiceRuntime, ServiceSpec
 from mlmon_drift.api import build_router
 from mlmon_drift.metrics import DriftMetrics
@@ -67,6 +68,7 @@ def build_service(settings: DriftSettings | None = None) -> DriftService:
     health = StreamHealth()
     stall = settings.drift.stall_after_s
     runtime.probes.readiness["stream"] = lambda: health.ready(stall)
+    runtime.probes.readiness["kafka"] = broker_check(settings.kafka)  # faust's agents stay "live" without a broker
     runtime.probes.liveness["stream"] = lambda: health.alive(stall)
     stream = create_stream_app(settings.kafka, settings.drift, worker, health, settings.retry_deadline_s)
     http = runtime.app([build_router(store, section, api_key_dependency(settings))])
