@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from mlmon_common import topics
 from mlmon_common.devstack import DevStack, free_port
-from mlmon_common.kafka import ensure_topics, wait_for_broker
+from mlmon_common.kafka import wait_for_broker
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import unique
+from mlmon_common.testing import drop_keys, isolated_kafka, unique
 
 _LAYERS = ("unit", "integration", "e2e")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -87,15 +86,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]
 @pytest.fixture
 def kafka(infra: tuple[str, str]) -> KafkaSettings:
     """Kafka settings with a unique topic suffix and group prefix; every registry topic created."""
-    settings = KafkaSettings(
-        bootstrap=infra[0],
-        topic_suffix=unique(""),
-        group_prefix=unique("g"),
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=500,
-    )
-    ensure_topics(settings, topics.ALL)
-    return settings
+    return isolated_kafka(infra[0])
 
 
 @pytest.fixture
@@ -107,7 +98,5 @@ def redis_settings(infra: tuple[str, str]) -> RedisSettings:
 def redis_client(redis_settings: RedisSettings) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_settings.url.get_secret_value())
     yield client
-    keys = list(client.scan_iter(match=redis_settings.key_prefix + "*", count=1000))
-    if keys:
-        client.delete(*keys)
+    drop_keys(client, redis_settings.key_prefix)
     client.close()

@@ -13,10 +13,8 @@ import httpx
 import pytest
 
 from mlmon_alerting.cli import sse_events
-from mlmon_common import topics
-from mlmon_common.kafka import ensure_topics
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import HttpSink, unique, wait_for
+from mlmon_common.testing import HttpSink, isolated_kafka, unique, wait_for
 
 from .conftest import API_KEY, metrics, running_service, send
 
@@ -220,11 +218,7 @@ def test_ack_of_resolved_alert_is_a_conflict(api_parts: tuple[str, Any], kafka: 
 @pytest.fixture(scope="module")
 def api(infra: tuple[str, str]) -> Iterator[str]:
     """One service for the bad-request cases (no alert ever fires: the receiver is never called)."""
-    kafka = KafkaSettings(
-        bootstrap=infra[0], topic_suffix=unique(""), group_prefix=unique("g"), session_timeout_ms=2000,
-        heartbeat_interval_ms=500,
-    )  # fmt: skip
-    ensure_topics(kafka, topics.ALL)
+    kafka = isolated_kafka(infra[0])
     redis_settings = RedisSettings(url=infra[1], key_prefix=unique("mlmon-test:") + ":")  # type: ignore[arg-type]
     with running_service(kafka, redis_settings, config("http://127.0.0.1:9")) as (url, _parts):
         yield url

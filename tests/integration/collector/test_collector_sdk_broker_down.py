@@ -19,8 +19,7 @@ import pytest
 from mlmon_common import topics
 from mlmon_common.devstack import free_port, port_open, start_broker, stop_process
 from mlmon_common.kafka import ensure_topics, wait_for_broker
-from mlmon_common.settings import KafkaSettings
-from mlmon_common.testing import consume_n, unique, wait_for
+from mlmon_common.testing import consume_n, isolated_kafka, wait_for
 from mlmon_sdk import Monitor
 
 CALLS = 2000
@@ -30,8 +29,7 @@ CALLS = 2000
 def test_log_prediction_never_blocks_while_the_broker_is_down_and_delivers_after(tmp_path: Path, case: str) -> None:
     port = free_port()
     pid, _log = start_broker(tmp_path, port)
-    kafka = KafkaSettings(bootstrap=f"127.0.0.1:{port}", topic_suffix=unique(""), session_timeout_ms=2000,
-                          heartbeat_interval_ms=500)  # fmt: skip
+    kafka = isolated_kafka(f"127.0.0.1:{port}", create=())
     try:
         wait_for_broker(kafka, 30)
         ensure_topics(kafka, [topics.RAW_PREDICTIONS])

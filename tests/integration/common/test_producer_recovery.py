@@ -26,7 +26,7 @@ from mlmon_common.devstack import free_port, port_open, start_broker, stop_proce
 from mlmon_common.events import PredictionEvent, decode_event
 from mlmon_common.kafka import EventProducer, ensure_topics, wait_for_broker
 from mlmon_common.settings import KafkaSettings
-from mlmon_common.testing import unique, wait_for
+from mlmon_common.testing import isolated_kafka, unique, wait_for
 from mlmon_sdk import Monitor
 
 TOPIC = topics.RAW_PREDICTIONS
@@ -38,12 +38,7 @@ class Broker:
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir, self.port = run_dir, free_port()
-        self.kafka = KafkaSettings(
-            bootstrap=f"127.0.0.1:{self.port}",
-            topic_suffix=unique(""),
-            session_timeout_ms=2000,
-            heartbeat_interval_ms=500,
-        )
+        self.kafka = isolated_kafka(f"127.0.0.1:{self.port}", create=())
         self.pid: int | None = None
 
     def start(self) -> None:

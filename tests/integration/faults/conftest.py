@@ -27,9 +27,9 @@ from pydantic import ValidationError
 from mlmon_common import testing, topics
 from mlmon_common.devstack import free_port
 from mlmon_common.events import LabelEvent, MetricsEvent, PredictionEvent, decode_event, utcnow
-from mlmon_common.kafka import EventProducer, ensure_topics
+from mlmon_common.kafka import EventProducer
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import HttpSink, Received, ServiceProcess, unique, wait_for
+from mlmon_common.testing import HttpSink, Received, ServiceProcess, drop_keys, isolated_kafka, unique, wait_for
 
 API_KEY = "faults-key-0123456789"
 SERVICES = ("collector", "drift", "alerting", "maintenance", "reporting")
@@ -243,15 +243,7 @@ def wait_ready(stack: Stack, names: Iterable[str], timeout_s: float = 60.0) -> N
 @pytest.fixture(scope="module")
 def module_kafka(infra: tuple[str, str]) -> KafkaSettings:
     """Like the ``kafka`` fixture, for one stack shared by the tests of a module."""
-    settings = KafkaSettings(
-        bootstrap=infra[0],
-        topic_suffix=unique(""),
-        group_prefix=unique("g"),
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=500,
-    )
-    ensure_topics(settings, topics.ALL)
-    return settings
+    return isolated_kafka(infra[0])
 
 
 @pytest.fixture(scope="module")
@@ -259,9 +251,7 @@ def module_redis(infra: tuple[str, str]) -> Iterator[RedisSettings]:
     settings = RedisSettings(url=infra[1], key_prefix=unique("mlmon-faults:") + ":")  # type: ignore[arg-type]
     yield settings
     client = redis.Redis.from_url(infra[1])
-    keys = list(client.scan_iter(match=settings.key_prefix + "*", count=1000))
-    if keys:
-        client.delete(*keys)
+    drop_keys(client, settings.key_prefix)
     client.close()
 
 

@@ -22,7 +22,7 @@ from mlmon_common.devstack import free_port, start_broker, start_redis, stop_pro
 from mlmon_common.events import decode_event
 from mlmon_common.kafka import ensure_topics, origin_of, wait_for_broker
 from mlmon_common.settings import KafkaSettings, RedisSettings
-from mlmon_common.testing import unique, wait_for
+from mlmon_common.testing import isolated_kafka, unique, wait_for
 
 from .conftest import (
     SERVICES,
@@ -176,13 +176,7 @@ def test_redis_restart_mid_stream_readiness_drops_recovers_nothing_lost(
 def own_broker(run_dir: Path) -> Iterator[tuple[KafkaSettings, list[int]]]:
     port = free_port()
     pids = [start_broker(run_dir, port)[0]]
-    kafka = KafkaSettings(
-        bootstrap=f"127.0.0.1:{port}",
-        topic_suffix=unique(""),
-        group_prefix=unique("g"),
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=500,
-    )
+    kafka = isolated_kafka(f"127.0.0.1:{port}", create=())
     wait_for_broker(kafka, timeout_s=30)
     ensure_topics(kafka, topics.ALL)
     yield kafka, pids

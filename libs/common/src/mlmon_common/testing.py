@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +23,10 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, Message
 
+from mlmon_common import topics
+from mlmon_common.kafka.admin import ensure_topics
 from mlmon_common.settings import KafkaSettings, RedisSettings
+from mlmon_common.topics import Topic
 
 T = TypeVar("T")
 
@@ -91,6 +94,30 @@ def serve_in_thread(app: Any, port: int, host: str = "127.0.0.1", timeout_s: flo
     finally:
         server.should_exit = True
         thread.join(timeout_s)
+
+
+def isolated_kafka(bootstrap: str, create: Sequence[Topic] = topics.ALL) -> KafkaSettings:
+    """Kafka settings of one test (or module) on a shared broker: a unique topic suffix and group prefix, short
+    group timeouts (quick joins on the dev broker); the ``create`` registry topics are created now (``()`` for
+    a broker that is not up yet)."""
+    settings = KafkaSettings(
+        bootstrap=bootstrap,
+        topic_suffix=unique(""),
+        group_prefix=unique("g"),
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=500,
+    )
+    if create:
+        ensure_topics(settings, create)
+    return settings
+
+
+def drop_keys(client: Any, prefix: str) -> int:
+    """Delete every Redis key under ``prefix`` (a test's own key prefix); returns how many."""
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+    return len(keys)
 
 
 def service_env(kafka: KafkaSettings, redis: RedisSettings | None = None, **extra: str) -> dict[str, str]:
