@@ -18,18 +18,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import redis
+from bench_query import SERIES  # the same 12 series per model as the in-memory bench (run from this directory)
 from fastapi import FastAPI
 
-from mlmon_common.devstack import free_port, redis_binary, wait_until
+from mlmon_common import devstack
+from mlmon_common.devstack import free_port
 from mlmon_common.events import MetricsEvent, ResourceEvent
-from mlmon_common.testing import serve_in_thread, unique
+from mlmon_common.testing import drop_keys, serve_in_thread, unique
 from mlmon_reporting.api import models as models_api
 from mlmon_reporting.api.deps import Parts
 from mlmon_reporting.broadcast import Broadcaster
@@ -40,35 +42,17 @@ from mlmon_reporting.report_jobs import ReportScheduler
 from mlmon_reporting.settings import ReportingOptions
 from mlmon_reporting.timeseries import MODELS_KEY, RAW, ROLLUP, Agg, raw_key, series_key, ttl_s
 
-SERIES = (
-    "accuracy",
-    "latency_p50_s",
-    "latency_p95_s",
-    "latency_p99_s",
-    "error_rate",
-    "throughput_per_s",
-    "count",
-    "resource.cpu_percent",
-    "resource.memory_percent",
-    "resource.disk_percent",
-    "data_drift",
-    "model_drift",
-)
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 
 
-def start_redis() -> tuple[str, subprocess.Popen[bytes] | None]:
+def start_redis() -> tuple[str, int | None]:
+    """``MLMON_REDIS_URL`` if set, else an own redis-server (no persistence) on a free port."""
     url = os.environ.get("MLMON_REDIS_URL")
     if url:
         return url, None
     port = free_port()
-    proc = subprocess.Popen(
-        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        cwd=tempfile.gettempdir(),
-    )
-    wait_until(lambda: redis.Redis(port=port).ping(), 20, "redis-server")
-    return f"redis://127.0.0.1:{port}/0", proc
+    pid, _log = devstack.start_redis(Path(tempfile.mkdtemp(prefix="bench-redis-")), port, persist=False)
+    return f"redis://127.0.0.1:{port}/0", pid
 
 
 def populate(r: redis.Redis, prefix: str, models: int) -> None:
@@ -185,7 +169,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory-models", type=int, default=5)
     args = parser.parse_args()
-    url, proc = start_redis()
+    url, pid = start_redis()
     try:
         r = redis.Redis.from_url(url)
         print(f"redis {r.info('server')['redis_version']} at {url.rsplit('@', 1)[-1]}")
@@ -198,13 +182,11 @@ def main() -> None:
             args.models,
             args.rounds,
         )
-        for keys in iter(lambda: list(r.scan_iter(match=prefix + "*", count=5000))[:5000], []):
-            r.delete(*keys)
+        drop_keys(r, prefix)
         memory(r, url, args.memory_models)
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
+        if pid is not None:
+            devstack.stop_process(pid)
 
 
 if __name__ == "__main__":
