@@ -48,7 +48,7 @@ from mlmon_common.devstack import free_port, start_redis, stop_process
 from mlmon_common.events import PredictionEvent
 from mlmon_common.kafka import ConsumerRunner, EventProducer, Item, Rejected
 from mlmon_common.settings import KafkaSettings
-from mlmon_common.testing import unique
+from mlmon_common.testing import drop_keys, unique
 
 MODELS = [f"bench-{i:02d}" for i in range(12)]
 
@@ -220,9 +220,7 @@ def one_round(
         f"worker CPU {cpu / n * 1e6:.1f} us/event, Redis CPU {redis_cpu / n * 1e6:.1f} us/event"
         f" (join script {float(stats.get('usec', 0)) / n:.1f}), broker CPU {broker_cpu / n * 1e6:.1f} us/event"
     )
-    keys = [k for k in client.scan_iter(match=prefix + "*", count=10_000)]
-    for i in range(0, len(keys), 10_000):
-        client.delete(*keys[i : i + 10_000])
+    drop_keys(client, prefix)
     return n / (end - first), size, detail
 
 

@@ -114,9 +114,9 @@ def isolated_kafka(bootstrap: str, create: Sequence[Topic] = topics.ALL) -> Kafk
 
 def drop_keys(client: Any, prefix: str) -> int:
     """Delete every Redis key under ``prefix`` (a test's own key prefix); returns how many."""
-    keys = list(client.scan_iter(match=prefix + "*", count=1000))
-    if keys:
-        client.delete(*keys)
+    keys = list(client.scan_iter(match=prefix + "*", count=10_000))
+    for i in range(0, len(keys), 10_000):  # one DEL per 10k keys: a bench leaves hundreds of thousands
+        client.delete(*keys[i : i + 10_000])
     return len(keys)
 
 
