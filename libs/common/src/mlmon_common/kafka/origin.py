@@ -48,10 +48,14 @@ def origin_of(headers: Iterable[tuple[str, Any]] | Mapping[str, Any] | None) -> 
 class OriginMarks:
     """The highest source offset applied per ``(consumed topic, source topic-partition)``."""
 
-    __slots__ = ("marks",)
+    __slots__ = ("_marks",)
 
     def __init__(self, marks: Mapping[str, int] | None = None) -> None:
-        self.marks: dict[str, int] = dict(marks or {})
+        """``marks``: :meth:`to_state` output (``"<consumed>|<source>"`` -> offset)."""
+        self._marks: dict[tuple[str, bytes], int] = {}  # keyed as the header gives it: no decoding per record
+        for key, offset in (marks or {}).items():
+            consumed, _, source = key.partition("|")
+            self._marks[consumed, source.encode()] = offset
 
     def replayed(self, consumed: str, origin: bytes | None) -> bool:
         """True when a record from ``origin`` was applied already (skip it); else remember it, return False."""
@@ -62,15 +66,15 @@ class OriginMarks:
             offset = int(offset_text)
         except ValueError:  # not ours: apply the record, never guess
             return False
-        key = f"{consumed}|{source.decode(errors='replace')}"
-        last = self.marks.get(key)
+        key = (consumed, source)
+        last = self._marks.get(key)
         if last is not None and offset <= last:
             return True
-        self.marks[key] = offset
+        self._marks[key] = offset
         return False
 
     def to_state(self) -> dict[str, int]:
-        return dict(self.marks)
+        return {f"{consumed}|{source.decode(errors='replace')}": o for (consumed, source), o in self._marks.items()}
 
     @classmethod
     def from_state(cls, state: Any) -> OriginMarks:
