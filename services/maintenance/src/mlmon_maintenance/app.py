@@ -17,10 +17,10 @@ from fastapi import FastAPI
 
 from mlmon_common import topics
 from mlmon_common.config import load_section
-from mlmon_common.errors import PermanentError, RetryableError
-from mlmon_common.events import AlertEvent, MaintenanceEvent, MetricsEvent, OutcomeEvent, utcnow
+from mlmon_common.errors import RetryableError
+from mlmon_common.events import AlertEvent, Event, MaintenanceEvent, MetricsEvent, OutcomeEvent, utcnow
 from mlmon_common.http import api_key_dependency
-from mlmon_common.kafka import EventProducer, Handler, Item, Rejected
+from mlmon_common.kafka import EventProducer, Handler, Item, Record, Rejected, per_event
 from mlmon_common.service import ServiceRuntime, ServiceSpec
 from mlmon_maintenance.actions import ActionRunner
 from mlmon_maintenance.api import autoscale as autoscale_api, callbacks as callbacks_api, plans as plans_api
@@ -78,22 +78,17 @@ def handler(coordinator: Coordinator, producer: EventProducer) -> Handler:
     waits for their acknowledgement before its offsets are stored, so a crash replays it instead.
     """
 
+    def one(event: Event, _record: Record) -> None:
+        if isinstance(event, AlertEvent):
+            coordinator.on_alert(event)
+        elif isinstance(event, MetricsEvent):
+            coordinator.on_metrics(event)
+
+    each = per_event(one)
+
     def handle(items: Sequence[Item]) -> list[Rejected]:
         coordinator.on_outcomes([e for e, _ in items if isinstance(e, OutcomeEvent)])
-        rejected: list[Rejected] = []
-        for event, record in items:
-            try:
-                if isinstance(event, AlertEvent):
-                    coordinator.on_alert(event)
-                elif isinstance(event, MetricsEvent):
-                    coordinator.on_metrics(event)
-            except RetryableError:
-                raise
-            except PermanentError as exc:
-                rejected.append(Rejected(record, exc.reason))
-            except Exception as exc:
-                logger.exception("event not handled", extra={"event_id": event.event_id, "offset": record.offset})
-                rejected.append(Rejected(record, f"handler error: {exc}", type(exc).__name__))
+        rejected = list(each(items) or [])
         if producer.flush(30.0):
             raise RetryableError("maintenance events not acknowledged by the broker")
         return rejected
