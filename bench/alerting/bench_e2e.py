@@ -16,10 +16,8 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from mlmon_alerting.app import build
@@ -30,7 +28,7 @@ from mlmon_common.devstack import DevStack, free_port
 from mlmon_common.events import MetricsEvent, utcnow
 from mlmon_common.kafka import EventProducer, ensure_topics, wait_for_broker
 from mlmon_common.settings import HttpSettings, KafkaSettings, RedisSettings
-from mlmon_common.testing import serve_in_thread, unique, wait_for
+from mlmon_common.testing import HttpSink, Received, serve_in_thread, unique, wait_for
 
 
 def _out(text: str) -> None:
@@ -38,28 +36,15 @@ def _out(text: str) -> None:
     sys.stdout.flush()
 
 
-def receiver(arrivals: dict[str, float]) -> tuple[ThreadingHTTPServer, str]:
-    lock = threading.Lock()
+def receiver(arrivals: dict[str, float]) -> HttpSink:
+    """The webhook: first arrival time (wall clock) per ``model_id``."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            at = time.time()
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            with lock:
-                for alert in body["alerts"]:
-                    arrivals.setdefault(alert["labels"]["model_id"], at)
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
+    def arrived(request: Received) -> int:
+        for alert in request.json()["alerts"]:
+            arrivals.setdefault(alert["labels"]["model_id"], request.at)
+        return 200
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    port = free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{port}/hook"
+    return HttpSink(answer=arrived)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -72,7 +57,9 @@ def run(n: int, rate: float, kafka_bootstrap: str, redis_url: str) -> dict[str, 
     wait_for_broker(kafka)
     ensure_topics(kafka, topics.ALL)
     arrivals: dict[str, float] = {}
-    server, hook = receiver(arrivals)
+    sink = receiver(arrivals)
+    sink.start()
+    hook = f"{sink.url}/hook"
     config = parse_config(
         f"route: {{receiver: hook, group_by: [model_id], group_wait: 0s, group_interval: 1h}}\n"
         f'receivers: [{{name: hook, webhook_configs: [{{url: "{hook}"}}]}}]\n'
@@ -110,8 +97,7 @@ def run(n: int, rate: float, kafka_bootstrap: str, redis_url: str) -> dict[str, 
         producer.flush(30)
         wait_for(lambda: len(arrivals) >= n, 120, f"{n} webhook deliveries")
     producer.close()
-    server.shutdown()
-    server.server_close()
+    sink.close()
     lat = [(arrivals[m] - sent[m]) * 1000 for m in sent]
     return {
         "alerts": n,

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import urllib.request
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psutil
 from confluent_kafka import Consumer
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlmon_common import topics
-from mlmon_common.devstack import free_port
 from mlmon_common.events import MetricsEvent
 from mlmon_common.settings import KafkaSettings
-from mlmon_common.testing import unique
+from mlmon_common.testing import HttpSink, Received, unique
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -50,41 +47,26 @@ def cpu_s(pid: int) -> float:
         return float("nan")
 
 
-class WebhookReceiver:
-    """A real HTTP server on loopback recording the first arrival time of each alert's ``model_id``."""
+class WebhookReceiver(HttpSink):
+    """The alerts' webhook (started on creation): first arrival time (wall clock) per ``model_id``."""
 
     def __init__(self) -> None:
         self.arrivals: dict[str, float] = {}
-        self.posts = 0
-        lock = threading.Lock()
-        outer = self
+        super().__init__(answer=self._arrived)
+        self.start()
+        self.url = f"{self.url}/hook"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                at = time.time()
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                with lock:
-                    outer.posts += 1
-                    for alert in body.get("alerts", []):
-                        model = alert.get("labels", {}).get("model_id")
-                        if model:
-                            outer.arrivals.setdefault(model, at)
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
+    def _arrived(self, request: Received) -> int:
+        for alert in request.json().get("alerts", []):
+            model = alert.get("labels", {}).get("model_id")
+            if model:
+                with self.lock:
+                    self.arrivals.setdefault(model, request.at)
+        return 200
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def posts(self) -> int:
+        return self.attempts
 
 
 class MetricsWatcher:

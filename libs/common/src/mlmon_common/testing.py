@@ -147,6 +147,7 @@ class Received:
     body: bytes
     status: int = 0  # what the sink answered
     answered: bool = False  # the answer reached the client (it had not given up)
+    at: float = 0.0  # wall-clock time it arrived (time.time())
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -170,8 +171,9 @@ class HttpSink:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                at = time.time()
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, at=at)
                 status = sink._answer(request)
                 try:
                     self.send_response(status)
@@ -183,7 +185,7 @@ class HttpSink:
                 except OSError:  # the client gave up (timeout) before the answer
                     answered = False
                 with sink.lock:
-                    sink._log.append(Received(request.path, request.headers, body, status, answered))
+                    sink._log.append(Received(request.path, request.headers, body, status, answered, at))
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -192,13 +194,19 @@ class HttpSink:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> HttpSink:
+    def start(self) -> None:
         self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> HttpSink:
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.close()
 
     @property
     def attempts(self) -> int:
