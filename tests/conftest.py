@@ -27,6 +27,9 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        if isinstance(item, pytest.DoctestItem):  # the modules' own doctests (testpaths): pure logic
+            item.add_marker(pytest.mark.unit)
+            continue
         parts = Path(str(item.fspath)).parts
         for layer in _LAYERS:
             if layer in parts:
