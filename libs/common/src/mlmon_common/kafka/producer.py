@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from mlmon_common.events import Envelope
+from mlmon_common.kafka.client_errors import ClientErrorLog
 from mlmon_common.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ class EventProducer:
         self._closed = False
         self.stats = ProducerStats()
         self._failures: list[KafkaError] = []
+        self._error_log = ClientErrorLog(logger)
         self._lock = threading.Lock()  # replacement and draining only; never taken on the hot path
         self._reset_reason: str | None = None
         self._retired: list[tuple[Producer, float]] = []
@@ -180,14 +182,10 @@ class EventProducer:
         if needs_new_client(err):
             logger.error("producer client failed", extra={"error": str(err), "fatal": bool(err.fatal())})
             self._replace_later(gen, f"client error: {err.name()}")
-        elif err.code() == KafkaError._ALL_BROKERS_DOWN:
-            logger.warning("kafka client error", extra={"error": str(err)})
-            if gen.all_brokers_down():
-                self._replace_later(gen, ALL_BROKERS_DOWN)
-        elif err.code() == KafkaError._TRANSPORT:  # one per reconnect attempt; "all brokers down" says it once
-            logger.debug("kafka client error", extra={"error": str(err)})
         else:
-            logger.warning("kafka client error", extra={"error": str(err)})
+            self._error_log(err)
+            if err.code() == KafkaError._ALL_BROKERS_DOWN and gen.all_brokers_down():
+                self._replace_later(gen, ALL_BROKERS_DOWN)
 
     def _replace_later(self, gen: Generation, reason: str) -> None:
         """Called from librdkafka callbacks, which must not close their own client: flag it, replace after."""

@@ -9,7 +9,6 @@ be idempotent (dedupe by ``event_id``): a crash between handling and commit rede
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import Counter
@@ -23,14 +22,13 @@ from pydantic import ValidationError
 from mlmon_common import topics as topics_mod
 from mlmon_common.errors import PermanentError, RetryableError
 from mlmon_common.events import EVENT_TYPES, Event, decode_event
+from mlmon_common.kafka.client_errors import ClientErrorLog
 from mlmon_common.kafka.origin import origin_of
 from mlmon_common.kafka.producer import EventProducer
 from mlmon_common.settings import KafkaSettings
 from mlmon_common.topics import Topic
 
 logger = logging.getLogger(__name__)
-#: A client error of one kind is logged at most this often (the rest are counted in the next line).
-ERROR_LOG_INTERVAL_S = 10.0
 
 #: Records larger than this are dead-lettered without being parsed.
 MAX_EVENT_BYTES = 1024 * 1024
@@ -207,7 +205,7 @@ class ConsumerRunner:
         cfg.update(config or {})
         self._consumer = Consumer(cfg)
         self._last_lag_check = 0.0
-        self._error_log: dict[int, tuple[float, int]] = {}  # error code -> (last logged, repeats not logged)
+        self._error_log = ClientErrorLog(logger)
         self._last_broker_probe = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -299,13 +297,7 @@ class ConsumerRunner:
     def _on_error(self, err: KafkaError) -> None:
         if err.code() == KafkaError._ALL_BROKERS_DOWN:
             self.health.broker_down = True
-        now = time.monotonic()
-        last, suppressed = self._error_log.get(err.code(), (-math.inf, 0))
-        if now - last < ERROR_LOG_INTERVAL_S:  # librdkafka repeats these many times a second in an outage
-            self._error_log[err.code()] = (last, suppressed + 1)
-            return
-        self._error_log[err.code()] = (now, 0)
-        logger.warning("kafka client error", extra={"error": str(err), "suppressed_since_last": suppressed})
+        self._error_log(err)
 
     # -- one batch -------------------------------------------------------------------------------------
 
