@@ -71,6 +71,21 @@ def test_apply_merge_and_replace_by_revision() -> None:
     assert apply(replaced, r1) == replaced
 
 
+def test_a_late_revision_of_an_older_window_does_not_hide_a_newer_window_in_the_bucket() -> None:
+    """5 s windows in a 1-min bucket: window 0:00 revised (rev 1, late labels) after window 0:05 (rev 0)."""
+    first = apply(None, Point("m", "latency_p95_s", T0, 0.05, mode="replace"))
+    newer = apply(first, Point("m", "latency_p95_s", T0 + timedelta(seconds=5), 0.6, mode="replace"))
+    assert newer is not None
+    assert newer.last == 0.6
+    assert apply(newer, Point("m", "latency_p95_s", T0, 0.05, mode="replace", revision=1)) is None
+    revised = apply(newer, Point("m", "latency_p95_s", T0 + timedelta(seconds=5), 0.7, mode="replace", revision=1))
+    assert revised is not None
+    assert (revised.last, revised.revision) == (0.7, 1)
+    newest = apply(revised, Point("m", "latency_p95_s", T0 + timedelta(seconds=10), 0.65, mode="replace"))
+    assert newest is not None
+    assert (newest.last, newest.revision) == (0.65, 0)
+
+
 def test_rollup_of_minutes_is_their_merge() -> None:
     minutes = [Agg.of(float(v), 1000.0 + i) for i, v in enumerate([4, 1, 7])]
     assert rollup(minutes) == Agg(3, 12.0, 1.0, 7.0, 7.0, 1002.0, 0)

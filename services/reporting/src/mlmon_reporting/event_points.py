@@ -56,7 +56,8 @@ def points_from_event(event: Envelope) -> list[Point]:
 
 
 def _metrics(ev: MetricsEvent) -> list[Point]:
-    """One point per value at ``window_start``; a window replaces its bucket (newest revision wins)."""
+    """One point per value at ``window_start``; a window replaces its bucket (the bucket's newest window wins,
+    and of one window its newest revision)."""
     return [
         Point(ev.model_id, name, ev.window_start, value, mode="replace", revision=ev.revision)
         for name, value in sorted(ev.values.items())

@@ -7,7 +7,8 @@ event logs). Either the whole batch is stored or nothing is, so a retried batch 
 really there. Read-modify-write is safe because one consumer owns a model's partition (records are keyed
 by ``model_id``); the store therefore needs a single Redis (or one Cluster slot per model: hash tags).
 
-* Metrics windows replace their bucket (newest ``revision`` wins): redelivery is harmless.
+* Metrics windows replace their bucket (the bucket's newest window wins, and of one window its newest
+  ``revision``): redelivery is harmless.
 * Merged events (resources, drift, alerts, maintenance) are deduped by ``event_id`` in the set
   ``seen_key(model, hour)``, expiring with the dedupe window.
 * Points older than the raw retention are dropped (counted in ``WriteResult.too_old``).

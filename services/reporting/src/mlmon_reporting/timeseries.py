@@ -30,8 +30,9 @@ Writes: ``points_from_event(event)`` -> ``Point`` values; for each, read the raw
 write the result back (one writer per model: partitions are keyed by ``model_id``), and add
 ``dirty_member(point)`` to the dirty set. A timer pops dirty members and recomputes the rollup from
 the raw buckets of that hour with ``rollup`` -- idempotent, so replays and late data are harmless.
-Metrics events replace their bucket (``mode="replace"``, newest revision wins), so a redelivered or
-revised window never double-counts; other events merge (runner dedupes by ``event_id``).
+Metrics events replace their bucket (``mode="replace"``): of the windows in one bucket the newest wins, and of
+one window its newest revision (a late revision of an older window never hides a newer window), so a
+redelivered or revised window never double-counts; other events merge (runner dedupes by ``event_id``).
 
 >>> p = Point("churn", "accuracy", datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC), 0.97)
 >>> raw_key(p.model_id, p.series, RAW, bucket_start(p.ts, RAW))
@@ -194,7 +195,10 @@ def apply(old: Agg | None, point: Point) -> Agg | None:
     if old is None:
         return new
     if point.mode == "replace":
-        return new if point.revision >= old.revision else None
+        ts = new.last_ts
+        if old.count == 1 and ts != old.last_ts:  # another window in this bucket: the newest window wins
+            return new if ts > old.last_ts else None
+        return new if point.revision >= old.revision else None  # the same window: its newest revision wins
     return old.merge(new)
 
 
